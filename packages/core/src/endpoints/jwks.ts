@@ -1,0 +1,7 @@
+/** STUB — being written: jwks endpoint. */
+import { Effect } from "effect"
+import { NotFound } from "../errors.js"
+import type { Endpoint } from "../http/router.js"
+import type { GatehouseServices } from "../services.js"
+
+export const jwksEndpoint: Endpoint<GatehouseServices> = () => Effect.fail(new NotFound({ description: "not yet" }))

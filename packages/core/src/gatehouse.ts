@@ -1,0 +1,173 @@
+/**
+ * Assembly: config + ports -> one Fetch handler `(Request) => Promise<Response>` and the
+ * host-facing operations (interactions, clients, keys). The Promise API (`createGatehouse`)
+ * and the Effect API (`Gatehouse.layer`, `handle`) are the same code.
+ */
+import { Context, Effect, Layer, ManagedRuntime } from "effect"
+import { Clients } from "./clients.js"
+import { GatehouseConfig, type GatehouseOptions, resolveConfig, type ResolvedConfig } from "./config.js"
+import type { ProtocolError } from "./errors.js"
+import { authorizeEndpoint, resumeEndpoint } from "./endpoints/authorize.js"
+import { introspectEndpoint } from "./endpoints/introspect.js"
+import { jwksEndpoint } from "./endpoints/jwks.js"
+import { authorizationServerMetadataEndpoint, openidConfigurationEndpoint } from "./endpoints/metadata.js"
+import { clientConfigurationEndpoint, registerEndpoint } from "./endpoints/register.js"
+import { revokeEndpoint } from "./endpoints/revoke.js"
+import { tokenEndpoint } from "./endpoints/token.js"
+import { userinfoEndpoint } from "./endpoints/userinfo.js"
+import { makeRouter, type Route } from "./http/router.js"
+import * as InteractionApi from "./interactions/api.js"
+import { Accounts, type Claims } from "./ports/Accounts.js"
+import { Crypto } from "./ports/Crypto.js"
+import { Events, type GatehouseEvent } from "./ports/Events.js"
+import type { GatehouseServices, StoragePorts } from "./services.js"
+import { Keys } from "./tokens/keys.js"
+
+/** The route table, keyed by absolute pathname. */
+export const routes = (config: ResolvedConfig) => {
+  const p = (url: string) => new URL(url).pathname
+  const issuerPath = new URL(config.issuer).pathname.replace(/\/$/, "")
+  const table = new Map<string, Route<GatehouseServices>>([
+    [p(config.endpoints.authorization), { style: "page", methods: { GET: authorizeEndpoint, POST: authorizeEndpoint } }],
+    [p(config.endpoints.resume), { style: "page", methods: { GET: resumeEndpoint } }],
+    [p(config.endpoints.token), { style: "oauth", cors: true, methods: { POST: tokenEndpoint } }],
+    [p(config.endpoints.userinfo), { style: "bearer", cors: true, methods: { GET: userinfoEndpoint, POST: userinfoEndpoint } }],
+    [p(config.endpoints.jwks), { style: "oauth", cors: true, methods: { GET: jwksEndpoint } }],
+    [p(config.endpoints.introspection), { style: "oauth", methods: { POST: introspectEndpoint } }],
+    [p(config.endpoints.revocation), { style: "oauth", cors: true, methods: { POST: revokeEndpoint } }],
+    [p(config.endpoints.registration), { style: "oauth", methods: { POST: registerEndpoint } }],
+    // RFC 8414 §3: /.well-known/oauth-authorization-server inserted before the issuer's path
+    [`/.well-known/oauth-authorization-server${issuerPath}`, { style: "oauth", cors: true, methods: { GET: authorizationServerMetadataEndpoint } }],
+    // OIDC Discovery §4: issuer + /.well-known/openid-configuration
+    [`${issuerPath}/.well-known/openid-configuration`, { style: "oauth", cors: true, methods: { GET: openidConfigurationEndpoint } }]
+  ])
+  const prefixes: Array<readonly [string, Route<GatehouseServices>]> = [
+    [`${p(config.endpoints.registration)}/`, { style: "bearer", methods: { GET: clientConfigurationEndpoint, PUT: clientConfigurationEndpoint, DELETE: clientConfigurationEndpoint } }]
+  ]
+  return { table, prefixes }
+}
+
+/** The handler as an Effect, for Effect users: `yield* GatehouseHandler` then `handle(request)`. */
+export class GatehouseHandler extends Context.Service<GatehouseHandler, {
+  handle(request: Request): Effect.Effect<Response>
+}>()("@gatehouse/core/GatehouseHandler") {}
+
+/** Accounts for hosts that don't use Effect: plain async functions. */
+export interface AccountsAdapter {
+  /** claims for the subject (`sub` = accountId), or undefined when it no longer exists */
+  claims(accountId: string): Promise<Claims | undefined> | Claims | undefined
+  /** username/password check for the default login page; return the account id */
+  authenticate?(username: string, password: string): Promise<string | undefined> | string | undefined
+}
+
+export const accountsLayer = (adapter: AccountsAdapter): Layer.Layer<Accounts> =>
+  Layer.succeed(Accounts, Accounts.of({
+    claims: (id) => Effect.promise(async () => adapter.claims(id)),
+    authenticate: (u, pw) => Effect.promise(async () => adapter.authenticate ? adapter.authenticate(u, pw) : undefined)
+  }))
+
+export interface GatehouseLayerOptions {
+  readonly config: ResolvedConfig
+  readonly storage: Layer.Layer<StoragePorts, unknown>
+  readonly accounts: Layer.Layer<Accounts, unknown>
+  readonly events?: Layer.Layer<Events> | undefined
+  readonly crypto?: Layer.Layer<Crypto> | undefined
+}
+
+/** Every service the workflows need, built once. */
+export const servicesLayer = (o: GatehouseLayerOptions): Layer.Layer<GatehouseServices, unknown> => {
+  const base = Layer.mergeAll(
+    Layer.succeed(GatehouseConfig, o.config),
+    o.storage,
+    o.accounts,
+    o.events ?? Events.layerNoop,
+    o.crypto ?? Crypto.layerWebCrypto
+  )
+  return Layer.mergeAll(Keys.layer, Clients.layer).pipe(Layer.provideMerge(base))
+}
+
+export const Gatehouse = {
+  /** The GatehouseHandler service over every Gatehouse service. */
+  handlerLayer: Layer.effect(
+    GatehouseHandler,
+    Effect.gen(function*() {
+      const config = yield* GatehouseConfig
+      const context = yield* Effect.context<GatehouseServices>()
+      const { table, prefixes } = routes(config)
+      const route = makeRouter(table, prefixes)
+      return GatehouseHandler.of({ handle: (request) => Effect.provideContext(route(request), context) })
+    })
+  )
+}
+
+export interface CreateGatehouseOptions extends GatehouseOptions {
+  /** storage ports: `MemoryStorage.layer()` (testkit) or `DrizzleStorage.sqlite(...)` (@gatehouse/drizzle) */
+  readonly storage: Layer.Layer<StoragePorts, unknown>
+  /** the host's users */
+  readonly accounts: AccountsAdapter | Layer.Layer<Accounts, unknown>
+  /** audit sink */
+  readonly onEvent?: ((event: GatehouseEvent) => void) | undefined
+  /**
+   * Extra layer merged over everything (tests: `TestClock.layer()` to control time).
+   */
+  readonly overrides?: Layer.Layer<never> | undefined
+}
+
+export type { ProtocolError }
+
+export interface InteractionsApi {
+  /** What the pending interaction asks for (login and/or consent), for the host's pages. */
+  details(id: string): Promise<InteractionApi.InteractionDetails>
+  /** Record that the user signed in; tells whether consent is still needed. */
+  authenticate(id: string, login: InteractionApi.LoginResult): Promise<{ readonly consentRequired: boolean }>
+  /** Finish: the account and the scopes granted. Redirect the browser to `redirectTo`. */
+  complete(id: string, result: InteractionApi.CompleteResult): Promise<{ readonly redirectTo: string }>
+  /** The user refused (or cannot sign in). Redirect the browser to `redirectTo`. */
+  deny(id: string, reason?: InteractionApi.DenyReason): Promise<{ readonly redirectTo: string }>
+}
+
+export interface GatehouseInstance {
+  readonly config: ResolvedConfig
+  /** The Fetch handler: mount it with an adapter or pass requests directly. */
+  readonly handler: (request: Request) => Promise<Response>
+  readonly interactions: InteractionsApi
+  readonly keys: { rotate(alg: ResolvedConfig["accessToken"]["alg"]): Promise<void> }
+  /** Run any Gatehouse effect with the instance's services (Effect users, tests). */
+  readonly run: <A, E>(effect: Effect.Effect<A, E, GatehouseServices>) => Promise<A>
+  /** Build the services now (keys loaded/generated) instead of on the first request. */
+  ready(): Promise<void>
+  dispose(): Promise<void>
+}
+
+/** Rejects with the protocol error (`_tag`, `description`) when an interaction call is refused. */
+export const createGatehouse = (options: CreateGatehouseOptions): GatehouseInstance => {
+  const { storage, accounts, onEvent, overrides, ...rest } = options
+  const config = resolveConfig(rest)
+  const services = servicesLayer({
+    config,
+    storage,
+    accounts: Layer.isLayer(accounts) ? accounts as Layer.Layer<Accounts, unknown> : accountsLayer(accounts as AccountsAdapter),
+    events: onEvent ? Events.layerCallback(onEvent) : undefined
+  })
+  const full = Layer.provideMerge(Gatehouse.handlerLayer, services)
+  const runtime = ManagedRuntime.make(overrides ? Layer.provideMerge(full, overrides) : full)
+  let handle: ((request: Request) => Effect.Effect<Response>) | undefined
+  const run = <A, E>(effect: Effect.Effect<A, E, GatehouseServices>) => runtime.runPromise(effect)
+  return {
+    config,
+    handler: async (request) => {
+      if (!handle) handle = (await runtime.runPromise(GatehouseHandler)).handle
+      return runtime.runPromise(handle(request))
+    },
+    interactions: {
+      details: (id) => run(InteractionApi.details(id)),
+      authenticate: (id, login) => run(InteractionApi.authenticate(id, login)),
+      complete: (id, result) => run(InteractionApi.complete(id, result)),
+      deny: (id, reason) => run(InteractionApi.deny(id, reason))
+    },
+    keys: { rotate: (alg) => run(Effect.flatMap(Keys, (k) => k.rotate(alg))) },
+    run,
+    ready: () => runtime.runPromise(Effect.void.pipe(Effect.andThen(GatehouseHandler), Effect.asVoid)),
+    dispose: () => runtime.dispose()
+  }
+}

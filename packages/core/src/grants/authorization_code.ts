@@ -1,0 +1,137 @@
+/**
+ * The authorization code grant, token request (RFC 6749 §4.1.3) with PKCE (RFC 7636 §4.5,
+ * §4.6) and OpenID Connect ID tokens (OIDC Core §3.1.3).
+ */
+import { Clock, Effect } from "effect"
+import { GatehouseConfig } from "../config.js"
+import { InvalidGrant, InvalidRequest } from "../errors.js"
+import { optionalParam, requiredParam } from "../http/request.js"
+import { matchRedirectUri } from "../endpoints/authorize.js"
+import { AuthorizationCodeStore } from "../ports/AuthorizationCodeStore.js"
+import { base64url, Crypto } from "../ports/Crypto.js"
+import { Events } from "../ports/Events.js"
+import { issueAccessToken, resolveAudience } from "../tokens/access_token.js"
+import { parseClaimsRequest } from "../tokens/claims.js"
+import { issueIdToken } from "../tokens/id_token.js"
+import { issueRefreshToken } from "../tokens/refresh_token.js"
+import { revokeGrant } from "../tokens/revoke_grant.js"
+import type { GrantContext, GrantHandler, TokenResponse } from "./types.js"
+
+/** RFC 7636 §4.1: 43-128 unreserved characters. */
+const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/
+
+const invalidCode = new InvalidGrant({ description: "the authorization code is invalid, expired or already used" })
+
+/**
+ * RFC 6749 §4.1.3 + OIDC Core §11: a refresh token when the client may use the refresh_token
+ * grant and either asked for offline_access or is not doing OpenID Connect.
+ */
+export const wantsRefreshToken = (grantTypes: ReadonlyArray<string>, scope: ReadonlyArray<string>) =>
+  grantTypes.includes("refresh_token") && (scope.includes("offline_access") || !scope.includes("openid"))
+
+const handle = Effect.fnUntraced(function*({ client, params }: GrantContext) {
+  const crypto = yield* Crypto
+  const now = yield* Clock.currentTimeMillis
+  const code = yield* requiredParam(params, "code")
+  const redirectUri = yield* optionalParam(params, "redirect_uri")
+  const verifier = yield* optionalParam(params, "code_verifier")
+  if (verifier !== undefined && !CODE_VERIFIER.test(verifier)) {
+    return yield* new InvalidRequest({ description: "code_verifier must be 43-128 characters of [A-Z a-z 0-9 - . _ ~] (RFC 7636 §4.1)" })
+  }
+  // Single use, atomically (exactly one concurrent redemption wins)
+  const result = yield* (yield* AuthorizationCodeStore).consume(yield* crypto.digest(code), now)
+  if (result._tag === "NotFound") return yield* invalidCode
+  const record = result.record
+  if (result._tag === "AlreadyConsumed") {
+    // RFC 6749 §4.1.2: a code used twice -> deny, and revoke the tokens issued from it
+    yield* revokeGrant(record.grantId, "code_replay")
+    return yield* new InvalidGrant({ description: "the authorization code was already used", detail: `replay of grant ${record.grantId}` })
+  }
+  // RFC 6749 §4.1.3: issued to this client
+  if (record.clientId !== client.clientId) {
+    return yield* new InvalidGrant({ description: "the authorization code was issued to another client" })
+  }
+  if (record.expiresAt <= now) return yield* new InvalidGrant({ description: "the authorization code has expired" })
+  // RFC 6749 §4.1.3: identical redirect_uri when it was in the authorization request
+  if (redirectUri !== undefined ? redirectUri !== record.redirectUri : !(client.metadata.redirect_uris.length === 1 && client.metadata.redirect_uris[0] === record.redirectUri)) {
+    return yield* new InvalidGrant({ description: "redirect_uri does not match the authorization request" })
+  }
+  if (redirectUri !== undefined && !matchRedirectUri(client.metadata.redirect_uris, redirectUri)) {
+    return yield* new InvalidGrant({ description: "redirect_uri is no longer registered for this client" })
+  }
+  // RFC 7636 §4.6 (S256 only)
+  if (record.codeChallenge !== undefined) {
+    if (verifier === undefined) return yield* new InvalidGrant({ description: "code_verifier is required (PKCE)" })
+    const computed = base64url(yield* crypto.sha256(verifier))
+    if (!crypto.equal(computed, record.codeChallenge)) {
+      return yield* new InvalidGrant({ description: "code_verifier does not match the code_challenge" })
+    }
+  } else if (verifier !== undefined) {
+    // RFC 9700 §4.8.2: PKCE downgrade — a verifier without a challenge is rejected
+    return yield* new InvalidGrant({ description: "code_verifier sent, but the authorization request had no code_challenge" })
+  }
+  // RFC 8707 §2.2: the token request may narrow the resources granted at authorization
+  const requested = params.get("resource") ?? []
+  if (requested.some((r) => !record.resource.includes(r))) {
+    return yield* new InvalidGrant({ description: "resource was not part of the authorization request" })
+  }
+  const config = yield* GatehouseConfig
+  const audience = yield* resolveAudience(config, requested.length > 0 ? requested : record.resource)
+  const access = yield* issueAccessToken({
+    grantId: record.grantId,
+    client,
+    accountId: record.accountId,
+    scope: record.scope,
+    audience,
+    authTime: record.authTime,
+    acr: record.acr,
+    amr: record.amr
+  })
+  const response: { -readonly [K in keyof TokenResponse]: TokenResponse[K] } = {
+    access_token: access.token,
+    token_type: "Bearer",
+    expires_in: access.expiresIn,
+    scope: record.scope.join(" ")
+  }
+  if (wantsRefreshToken(client.metadata.grant_types, record.scope)) {
+    response.refresh_token = yield* issueRefreshToken({
+      grantId: record.grantId,
+      clientId: client.clientId,
+      accountId: record.accountId,
+      scope: record.scope,
+      resource: record.resource,
+      authTime: record.authTime,
+      acr: record.acr,
+      amr: record.amr,
+      sessionId: record.sessionId
+    })
+  }
+  if (record.scope.includes("openid")) {
+    const claims = parseClaimsRequest(record.claims)
+    response.id_token = yield* issueIdToken({
+      client,
+      accountId: record.accountId,
+      scope: record.scope,
+      authTime: record.authTime,
+      nonce: record.nonce,
+      acr: record.acr,
+      amr: record.amr,
+      accessToken: access.token,
+      claims: claims === "invalid" ? undefined : claims
+    })
+  }
+  yield* (yield* Events).emit({
+    type: "token.issued",
+    grantType: "authorization_code",
+    clientId: client.clientId,
+    accountId: record.accountId,
+    grantId: record.grantId,
+    scope: record.scope
+  })
+  return response as TokenResponse
+})
+
+export const authorizationCode = {
+  grantType: "authorization_code",
+  handle
+} satisfies GrantHandler<unknown>

@@ -1,0 +1,138 @@
+/**
+ * The one place that turns results and errors into `Response`s: JSON with
+ * `Cache-Control: no-store` (RFC 6749 §5.1), RFC 6749 §5.2 error bodies, RFC 6750 §3
+ * challenges, HTML pages with security headers, redirects and the form_post response mode.
+ */
+import { errorCode, errorTable, type ProtocolError, publicDescription } from "../errors.js"
+
+export const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" } as const
+
+export const json = (body: unknown, status = 200, headers: Record<string, string> = {}): Response =>
+  new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", ...NO_STORE, ...headers }
+  })
+
+/** JSON that may be cached (discovery, JWKS). */
+export const publicJson = (body: unknown, maxAge = 300): Response =>
+  new Response(JSON.stringify(body), {
+    status: 200,
+    headers: {
+      "content-type": "application/json; charset=utf-8",
+      "cache-control": `public, max-age=${maxAge}`,
+      "access-control-allow-origin": "*"
+    }
+  })
+
+const quote = (s: string) => s.replace(/[\\"]/g, "\\$&").replace(/[^\x20-\x7e]/g, "?")
+
+/** RFC 6749 §5.2 error response (token, introspection, revocation, registration). */
+export const oauthErrorResponse = (error: ProtocolError): Response => {
+  const { status } = errorTable[error._tag]
+  const headers: Record<string, string> = {}
+  if (error._tag === "InvalidClient" && error.scheme) {
+    // RFC 6749 §5.2: the client tried HTTP authentication -> 401 with a matching challenge.
+    headers["www-authenticate"] = `${error.scheme} realm="gatehouse"`
+  }
+  if (error._tag === "MethodNotAllowed") headers["allow"] = error.allow.join(", ")
+  return json({ error: errorCode(error), error_description: publicDescription(error) }, status, headers)
+}
+
+/**
+ * RFC 6750 §3: a Bearer challenge. With `error === undefined` (no token presented at all,
+ * §3.1) the challenge carries no error code.
+ */
+export const bearerErrorResponse = (error: ProtocolError | undefined, realm = "gatehouse"): Response => {
+  if (error === undefined) {
+    return new Response(null, { status: 401, headers: { "www-authenticate": `Bearer realm="${realm}"`, ...NO_STORE } })
+  }
+  const code = errorCode(error)
+  const status = errorTable[error._tag].status
+  let challenge = `Bearer realm="${realm}", error="${code}", error_description="${quote(publicDescription(error))}"`
+  if (error._tag === "InsufficientScope" && error.scope) challenge += `, scope="${quote(error.scope)}"`
+  const headers: Record<string, string> = { "www-authenticate": challenge }
+  if (error._tag === "MethodNotAllowed") headers["allow"] = error.allow.join(", ")
+  return json({ error: code, error_description: publicDescription(error) }, status, headers)
+}
+
+export const escapeHtml = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!)
+
+/** Security headers for every HTML page (clickjacking, referrer leakage: RFC 9700 §4.2.4, §4.16). */
+export const htmlHeaders = (csp = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'") => ({
+  "content-type": "text/html; charset=utf-8",
+  "content-security-policy": csp,
+  "x-frame-options": "DENY",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  ...NO_STORE
+})
+
+export const html = (body: string, status = 200, headers: Record<string, string> = {}): Response =>
+  new Response(body, { status, headers: { ...htmlHeaders(), ...headers } })
+
+const page = (title: string, content: string) =>
+  `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title>` +
+  `<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1a1a1a}code{background:#f2f2f2;padding:.1rem .3rem}</style></head>` +
+  `<body><main>${content}</main></body></html>`
+
+/**
+ * RFC 6749 §4.1.2.1: when the client or redirect URI is not verified, the error is shown to
+ * the user instead of redirecting (no open redirector, RFC 9700 §4.11).
+ */
+export const errorPage = (error: ProtocolError): Response =>
+  html(
+    page(
+      "Authorization error",
+      `<h1>Authorization error</h1><p>The request could not be completed.</p>` +
+        `<p><code>${escapeHtml(errorCode(error))}</code>: ${escapeHtml(publicDescription(error))}</p>`
+    ),
+    errorTable[error._tag].status === 500 || errorTable[error._tag].status === 503 ? errorTable[error._tag].status : 400
+  )
+
+export const redirect = (location: string, headers: Record<string, string> | Array<[string, string]> = {}): Response => {
+  const h = new Headers(headers)
+  h.set("location", location)
+  h.set("cache-control", "no-store")
+  // RFC 9700 §4.2.4 / §4.16: no Referer leakage of the code
+  h.set("referrer-policy", "no-referrer")
+  return new Response(null, { status: 303, headers: h })
+}
+
+/** The inline script of the form_post page; its hash is pinned in the CSP. */
+export const FORM_POST_SCRIPT = "document.forms[0].submit()"
+export const FORM_POST_SCRIPT_HASH = "sha256-ePniVEkSivX/c7XWBGafqh8tSpiRrKiqYeqbG7N1TOE="
+
+/** OAuth 2.0 Form Post Response Mode §2: an auto-submitting form to the client. */
+export const formPost = (action: string, params: Record<string, string>, headers: Array<[string, string]> = []): Response => {
+  const inputs = Object.entries(params)
+    .map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`)
+    .join("")
+  const body = page(
+    "Submitting…",
+    `<form method="post" action="${escapeHtml(action)}">${inputs}<noscript><button type="submit">Continue</button></noscript></form>` +
+      `<script>${FORM_POST_SCRIPT}</script>`
+  )
+  const origin = new URL(action).origin
+  const h = new Headers(htmlHeaders(
+    `default-src 'none'; style-src 'unsafe-inline'; script-src '${FORM_POST_SCRIPT_HASH}'; form-action ${origin}; frame-ancestors 'none'; base-uri 'none'`
+  ))
+  for (const [k, v] of headers) h.append(k, v)
+  return new Response(body, { status: 200, headers: h })
+}
+
+export interface CookieOptions {
+  readonly maxAge?: number
+  readonly secure: boolean
+  readonly path?: string
+  readonly httpOnly?: boolean
+  readonly sameSite?: "Lax" | "Strict" | "None"
+}
+
+export const setCookie = (name: string, value: string, o: CookieOptions): [string, string] => {
+  let c = `${name}=${encodeURIComponent(value)}; Path=${o.path ?? "/"}; SameSite=${o.sameSite ?? "Lax"}`
+  if (o.httpOnly ?? true) c += "; HttpOnly"
+  if (o.secure) c += "; Secure"
+  if (o.maxAge !== undefined) c += `; Max-Age=${o.maxAge}`
+  return ["set-cookie", c]
+}

@@ -1,0 +1,71 @@
+/**
+ * ID tokens (OIDC Core §2, §3.1.3.6). Signed with the client's
+ * `id_token_signed_response_alg` (default RS256, OIDC Registration §2).
+ */
+import { Clock, Effect } from "effect"
+import { GatehouseConfig, type SigningAlg } from "../config.js"
+import { InvalidClientMetadata } from "../errors.js"
+import { Accounts } from "../ports/Accounts.js"
+import type { ClientRecord } from "../ports/ClientStore.js"
+import { base64url, Crypto } from "../ports/Crypto.js"
+import { claimsFor, type ClaimsRequest } from "./claims.js"
+import { Keys } from "./keys.js"
+
+const encoder = new TextEncoder()
+
+/**
+ * OIDC Core §3.1.3.6 `at_hash` / §3.3.2.11 `c_hash`: base64url of the left-most half of the
+ * hash of the ASCII value, with the hash of the ID token's alg (SHA-512 for Ed25519).
+ */
+export const halfHash = (alg: SigningAlg, value: string) =>
+  Effect.promise(async () => {
+    const hash = alg === "EdDSA" ? "SHA-512" : "SHA-256"
+    const digest = new Uint8Array(await globalThis.crypto.subtle.digest(hash, encoder.encode(value)))
+    return base64url(digest.slice(0, digest.length / 2))
+  })
+
+export interface IssueIdTokenInput {
+  readonly client: ClientRecord
+  readonly accountId: string
+  readonly scope: ReadonlyArray<string>
+  readonly authTime: number
+  readonly nonce?: string | undefined
+  readonly acr?: string | undefined
+  readonly amr?: ReadonlyArray<string> | undefined
+  readonly accessToken?: string | undefined
+  readonly claims?: ClaimsRequest | undefined
+}
+
+export const idTokenAlg = (client: ClientRecord): SigningAlg =>
+  (client.metadata.id_token_signed_response_alg ?? "RS256") as SigningAlg
+
+export const issueIdToken = Effect.fnUntraced(function*(input: IssueIdTokenInput) {
+  const config = yield* GatehouseConfig
+  const keys = yield* Keys
+  const accounts = yield* Accounts
+  yield* Crypto
+  const alg = idTokenAlg(input.client)
+  if (!config.idTokenAlgs.includes(alg)) {
+    return yield* new InvalidClientMetadata({ description: `id_token_signed_response_alg ${alg} is not supported` })
+  }
+  const now = yield* Clock.currentTimeMillis
+  const iat = Math.floor(now / 1000)
+  // OIDC Core §5.5: claims explicitly requested for the ID token (scope claims go to userinfo, §5.4)
+  const account = yield* accounts.claims(input.accountId)
+  const requested = input.claims?.id_token ? claimsFor(account ?? {}, [], input.claims.id_token) : {}
+  const payload: Record<string, unknown> = {
+    ...requested,
+    iss: config.issuer,
+    sub: input.accountId,
+    aud: input.client.clientId,
+    exp: iat + config.ttl.idToken,
+    iat,
+    auth_time: input.authTime,
+    azp: input.client.clientId
+  }
+  if (input.nonce !== undefined) payload["nonce"] = input.nonce
+  if (input.acr !== undefined) payload["acr"] = input.acr
+  if (input.amr !== undefined && input.amr.length > 0) payload["amr"] = input.amr
+  if (input.accessToken !== undefined) payload["at_hash"] = yield* halfHash(alg, input.accessToken)
+  return yield* keys.sign(payload, { alg, typ: "JWT" })
+})

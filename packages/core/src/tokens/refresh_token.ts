@@ -1,0 +1,32 @@
+/**
+ * Refresh tokens: random 256-bit values stored by digest, in one family per grant, rotated
+ * on every use (RFC 9700 §4.14.2). Issued only for `offline_access` (OIDC Core §11) or to
+ * clients allowed the `refresh_token` grant.
+ */
+import { Clock, Effect } from "effect"
+import { GatehouseConfig } from "../config.js"
+import { Crypto } from "../ports/Crypto.js"
+import { type RefreshTokenRecord, RefreshTokenStore } from "../ports/RefreshTokenStore.js"
+
+export type RefreshTokenClaims = Omit<RefreshTokenRecord, "tokenDigest" | "issuedAt" | "expiresAt" | "consumedAt" | "revokedAt">
+
+/** A fresh refresh token value and the record to store for it. */
+export const mintRefreshToken = Effect.fnUntraced(function*(claims: RefreshTokenClaims) {
+  const config = yield* GatehouseConfig
+  const crypto = yield* Crypto
+  const now = yield* Clock.currentTimeMillis
+  const token = yield* crypto.randomToken(32)
+  const record: RefreshTokenRecord = {
+    ...claims,
+    tokenDigest: yield* crypto.digest(token),
+    issuedAt: now,
+    expiresAt: now + config.ttl.refreshToken * 1000
+  }
+  return { token, record }
+})
+
+export const issueRefreshToken = Effect.fnUntraced(function*(claims: RefreshTokenClaims) {
+  const { token, record } = yield* mintRefreshToken(claims)
+  yield* (yield* RefreshTokenStore).save(record)
+  return token
+})
