@@ -1,0 +1,937 @@
+/**
+ * The storage conformance suite: every guarantee written in the storage ports' JSDoc, as
+ * vitest tests, including the races. Every adapter runs it unchanged:
+ *
+ *   storageConformance("postgres", { connect: () => PgStorage.layer(url), teardown })
+ *
+ * `connect()` is called several times and must return a NEW connection (pool) to the SAME
+ * database each time: the races run over five of them, standing in for five processes.
+ * The tests do not need a clean database: every id and digest is random, and sweeps run
+ * on a clock set years in the past so they only ever touch the records of their own test.
+ */
+import {
+  AccessTokenStore,
+  type AccessTokenRecord,
+  AuthorizationCodeStore,
+  type AuthorizationCodeRecord,
+  ClientStore,
+  type ClientRecord,
+  type ConsentRecord,
+  GrantStore,
+  InteractionStore,
+  type InteractionRecord,
+  KeyStore,
+  type KeyRecord,
+  RefreshTokenStore,
+  type RefreshTokenRecord,
+  ReplayCache,
+  type SessionRecord
+} from "@gatehouse/core"
+import { Effect, type Layer, ManagedRuntime } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { StoragePorts } from "./memory.js"
+
+export interface StorageConformanceOptions {
+  /** A new connection (pool) to the same database on every call. */
+  readonly connect: () => Layer.Layer<StoragePorts, unknown>
+  /** Runs after every connection has been closed. */
+  readonly teardown?: () => Promise<void>
+}
+
+/** How many connections the races are spread over, and how many callers race. */
+const CONNECTIONS = 5
+const CALLERS = 50
+
+const MINUTE = 60_000
+const HOUR = 60 * MINUTE
+
+const uid = (prefix: string): string => `${prefix}-${globalThis.crypto.randomUUID()}`
+
+/**
+ * A clock reading for sweep and prune tests: years before any record the other tests
+ * write (they live around `Date.now()`), and different on every call, so a sweep at it
+ * removes only what its own test made.
+ */
+const longAgo = (): number => Date.now() - 20 * 365 * 24 * HOUR + Math.floor(Math.random() * 1_000_000) * 1_000
+
+const count = <A>(values: ReadonlyArray<A>, predicate: (value: A) => boolean): number =>
+  values.filter(predicate).length
+
+// --- fixtures -----------------------------------------------------------------------------
+
+const client = (overrides: Partial<ClientRecord> = {}): ClientRecord => ({
+  clientId: uid("client"),
+  secretDigest: uid("secret-digest"),
+  secretExpiresAt: 0,
+  registrationAccessTokenDigest: uid("rat-digest"),
+  metadata: {
+    redirect_uris: ["https://app.example.com/callback", "https://app.example.com/other"],
+    token_endpoint_auth_method: "client_secret_basic",
+    grant_types: ["authorization_code", "refresh_token"],
+    response_types: ["code"],
+    client_name: "Conformance client",
+    scope: "openid profile"
+  },
+  issuedAt: Math.floor(Date.now() / 1000),
+  ...overrides
+})
+
+const authorizationCode = (now: number, overrides: Partial<AuthorizationCodeRecord> = {}): AuthorizationCodeRecord => ({
+  codeDigest: uid("code-digest"),
+  grantId: uid("grant"),
+  clientId: uid("client"),
+  accountId: uid("account"),
+  redirectUri: "https://app.example.com/callback",
+  scope: ["openid", "profile"],
+  resource: ["https://api.example.com"],
+  codeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+  codeChallengeMethod: "S256",
+  nonce: uid("nonce"),
+  authTime: Math.floor(now / 1000),
+  acr: "urn:example:loa:1",
+  amr: ["pwd"],
+  claims: JSON.stringify({ userinfo: { email: null } }),
+  sessionId: uid("session"),
+  expiresAt: now + MINUTE,
+  ...overrides
+})
+
+const refreshToken = (now: number, overrides: Partial<RefreshTokenRecord> = {}): RefreshTokenRecord => ({
+  tokenDigest: uid("rt-digest"),
+  grantId: uid("grant"),
+  clientId: uid("client"),
+  accountId: uid("account"),
+  scope: ["openid", "offline_access"],
+  resource: ["https://api.example.com"],
+  authTime: Math.floor(now / 1000),
+  acr: "urn:example:loa:1",
+  amr: ["pwd", "otp"],
+  sessionId: uid("session"),
+  issuedAt: now,
+  expiresAt: now + HOUR,
+  ...overrides
+})
+
+/** What a refresh_token grant stores in place of the presented token. */
+const successor = (tokenDigest: string, now: number) => (previous: RefreshTokenRecord): RefreshTokenRecord => ({
+  ...previous,
+  tokenDigest,
+  issuedAt: now,
+  consumedAt: undefined,
+  revokedAt: undefined
+})
+
+const accessToken = (now: number, overrides: Partial<AccessTokenRecord> = {}): AccessTokenRecord => ({
+  tokenDigest: uid("at-digest"),
+  format: "opaque",
+  grantId: uid("grant"),
+  clientId: uid("client"),
+  accountId: uid("account"),
+  scope: ["openid", "profile"],
+  audience: ["https://api.example.com"],
+  issuedAt: now,
+  expiresAt: now + HOUR,
+  extra: JSON.stringify({ auth_time: Math.floor(now / 1000) }),
+  ...overrides
+})
+
+const session = (now: number, overrides: Partial<SessionRecord> = {}): SessionRecord => ({
+  sessionDigest: uid("session-digest"),
+  accountId: uid("account"),
+  authTime: Math.floor(now / 1000),
+  acr: "urn:example:loa:1",
+  amr: ["pwd"],
+  expiresAt: now + HOUR,
+  ...overrides
+})
+
+const interaction = (now: number, overrides: Partial<InteractionRecord> = {}): InteractionRecord => ({
+  id: uid("interaction"),
+  kind: "authorize",
+  state: "pending",
+  clientId: uid("client"),
+  bindingDigest: uid("binding-digest"),
+  payload: JSON.stringify({ response_type: "code", scope: "openid", state: uid("state") }),
+  createdAt: now,
+  expiresAt: now + 10 * MINUTE,
+  ...overrides
+})
+
+/** An alg name no other test uses, so keys of one test never meet those of another. */
+const testAlg = (): string => uid("TEST-ALG")
+
+const key = (alg: string, status: KeyRecord["status"], now: number, overrides: Partial<KeyRecord> = {}): KeyRecord => {
+  const kid = uid("kid")
+  return {
+    kid,
+    alg,
+    status,
+    publicJwk: JSON.stringify({ kty: "EC", crv: "P-256", kid, x: uid("x"), y: uid("y") }),
+    privateJwk: JSON.stringify({ kty: "EC", crv: "P-256", kid, x: uid("x"), y: uid("y"), d: uid("d") }),
+    createdAt: now,
+    ...overrides
+  }
+}
+
+const ofAlg = (keys: ReadonlyArray<KeyRecord>, alg: string): Array<KeyRecord> =>
+  keys.filter((k) => k.alg === alg).sort((a, b) => a.kid.localeCompare(b.kid))
+
+const sortedKids = (keys: ReadonlyArray<KeyRecord>): Array<string> => keys.map((k) => k.kid).sort()
+
+// --- the suite ----------------------------------------------------------------------------
+
+export const storageConformance = (name: string, options: StorageConformanceOptions): void => {
+  describe(name, () => {
+    let main: ManagedRuntime.ManagedRuntime<StoragePorts, unknown> | undefined
+    const pool: Array<ManagedRuntime.ManagedRuntime<StoragePorts, unknown>> = []
+
+    beforeAll(async () => {
+      main = ManagedRuntime.make(options.connect())
+      for (let i = 0; i < CONNECTIONS; i++) pool.push(ManagedRuntime.make(options.connect()))
+      // open every connection now, so the races measure the stores, not the connecting
+      await Promise.all([main, ...pool].map((runtime) => runtime.runPromise(Effect.void)))
+    })
+
+    afterAll(async () => {
+      const runtimes = main === undefined ? pool : [main, ...pool]
+      try {
+        await Promise.all(runtimes.map((runtime) => runtime.dispose()))
+      } finally {
+        await options.teardown?.()
+      }
+    })
+
+    /** Run on the main connection. */
+    const run = <A, E>(effect: Effect.Effect<A, E, StoragePorts>): Promise<A> => {
+      if (main === undefined) throw new Error("storageConformance: connect() did not run")
+      return main.runPromise(effect)
+    }
+
+    /**
+     * Start `callers` effects spread round-robin over the pool's connections, held at a
+     * gate until all of them have started, then released at once.
+     */
+    const race = async <A, E>(
+      callers: number,
+      effect: (caller: number) => Effect.Effect<A, E, StoragePorts>
+    ): Promise<Array<A>> => {
+      let open: () => void = () => {}
+      const gate = new Promise<void>((resolve) => {
+        open = resolve
+      })
+      const runs = Array.from({ length: callers }, (_, caller) =>
+        pool[caller % pool.length]!.runPromise(Effect.andThen(Effect.promise(() => gate), effect(caller))))
+      open()
+      return Promise.all(runs)
+    }
+
+    /** The failure's tag, or "succeeded". A defect is not a failure and rejects. */
+    const failureTag = <A, E extends { readonly _tag: string }>(effect: Effect.Effect<A, E, StoragePorts>) =>
+      run(effect.pipe(Effect.match({ onFailure: (error) => error._tag, onSuccess: () => "succeeded" })))
+
+    describe("ClientStore", () => {
+      it("ClientStore.insert/find: a registered client is found by id with its record intact (RFC 7591 §3.2.1)", async () => {
+        const record = client()
+        const publicClient = client({ secretDigest: undefined, registrationAccessTokenDigest: undefined })
+        await run(ClientStore.use((store) => Effect.andThen(store.insert(record), store.insert(publicClient))))
+        expect(await run(ClientStore.use((store) => store.find(record.clientId)))).toEqual(record)
+        expect(await run(ClientStore.use((store) => store.find(publicClient.clientId)))).toEqual(publicClient)
+        expect(await run(ClientStore.use((store) => store.find(uid("client"))))).toBeUndefined()
+      })
+
+      it("ClientStore.insert: a duplicate client_id fails with StorageError and keeps the first record", async () => {
+        const record = client()
+        await run(ClientStore.use((store) => store.insert(record)))
+        const tag = await failureTag(ClientStore.use((store) =>
+          store.insert({ ...record, metadata: { ...record.metadata, client_name: "impostor" } })
+        ))
+        expect(tag).toBe("StorageError")
+        expect(await run(ClientStore.use((store) => store.find(record.clientId)))).toEqual(record)
+      })
+
+      it("ClientStore.update: replaces the whole record; an unknown client returns false (RFC 7592 §2.2)", async () => {
+        const record = client()
+        await run(ClientStore.use((store) => store.insert(record)))
+        const updated: ClientRecord = {
+          ...record,
+          secretDigest: uid("rotated-secret"),
+          metadata: {
+            redirect_uris: ["https://new.example.com/cb"],
+            token_endpoint_auth_method: "client_secret_post",
+            grant_types: ["authorization_code"],
+            response_types: ["code"]
+          }
+        }
+        expect(await run(ClientStore.use((store) => store.update(updated)))).toBe(true)
+        expect(await run(ClientStore.use((store) => store.find(record.clientId)))).toEqual(updated)
+        const unknown = client()
+        expect(await run(ClientStore.use((store) => store.update(unknown)))).toBe(false)
+        expect(await run(ClientStore.use((store) => store.find(unknown.clientId)))).toBeUndefined()
+      })
+
+      it("ClientStore.delete: removes the client; an unknown client returns false (RFC 7592 §2.3)", async () => {
+        const record = client()
+        await run(ClientStore.use((store) => store.insert(record)))
+        expect(await run(ClientStore.use((store) => store.delete(record.clientId)))).toBe(true)
+        expect(await run(ClientStore.use((store) => store.find(record.clientId)))).toBeUndefined()
+        expect(await run(ClientStore.use((store) => store.delete(record.clientId)))).toBe(false)
+        expect(await run(ClientStore.use((store) => store.delete(uid("client"))))).toBe(false)
+      })
+
+      it("ClientStore: stored state cannot be changed through the object saved or an object read back", async () => {
+        const record = client()
+        const original = structuredClone(record)
+        await run(ClientStore.use((store) => store.insert(record)))
+        const mutable = record as unknown as { metadata: { redirect_uris: Array<string>; client_name: string } }
+        mutable.metadata.redirect_uris.push("https://evil.example.com/cb")
+        mutable.metadata.client_name = "changed after insert"
+        const read = await run(ClientStore.use((store) => store.find(record.clientId)))
+        try {
+          const readMutable = read as unknown as { metadata: { redirect_uris: Array<string> }; secretDigest: string }
+          readMutable.metadata.redirect_uris.push("https://evil.example.com/cb2")
+          readMutable.secretDigest = "changed after find"
+        } catch {
+          // a frozen record refuses the write: that is fine too
+        }
+        expect(await run(ClientStore.use((store) => store.find(record.clientId)))).toEqual(original)
+      })
+    })
+
+    describe("AuthorizationCodeStore", () => {
+      it("AuthorizationCodeStore.consume: the first call gets Consumed with the record, now marked used (RFC 6749 §4.1.2)", async () => {
+        const now = Date.now()
+        const record = authorizationCode(now)
+        await run(AuthorizationCodeStore.use((store) => store.save(record)))
+        const result = await run(AuthorizationCodeStore.use((store) => store.consume(record.codeDigest, now)))
+        expect(result).toEqual({ _tag: "Consumed", record: { ...record, consumedAt: now } })
+      })
+
+      it("AuthorizationCodeStore.consume: a replayed code gets AlreadyConsumed with the record, so what was issued from it can be revoked (RFC 6749 §4.1.2)", async () => {
+        const now = Date.now()
+        const record = authorizationCode(now)
+        await run(AuthorizationCodeStore.use((store) => store.save(record)))
+        await run(AuthorizationCodeStore.use((store) => store.consume(record.codeDigest, now)))
+        const replay = await run(AuthorizationCodeStore.use((store) => store.consume(record.codeDigest, now + 1_000)))
+        expect(replay).toEqual({ _tag: "AlreadyConsumed", record: { ...record, consumedAt: now } })
+        const again = await run(AuthorizationCodeStore.use((store) => store.consume(record.codeDigest, now + 2_000)))
+        expect(again).toEqual({ _tag: "AlreadyConsumed", record: { ...record, consumedAt: now } })
+      })
+
+      it("AuthorizationCodeStore.consume: an unknown code gets NotFound", async () => {
+        const result = await run(AuthorizationCodeStore.use((store) => store.consume(uid("code-digest"), Date.now())))
+        expect(result).toEqual({ _tag: "NotFound" })
+      })
+
+      it("AuthorizationCodeStore.consume: expiry is the caller's check, an expired code is still Consumed once", async () => {
+        const now = Date.now()
+        const record = authorizationCode(now, { expiresAt: now - MINUTE })
+        await run(AuthorizationCodeStore.use((store) => store.save(record)))
+        const result = await run(AuthorizationCodeStore.use((store) => store.consume(record.codeDigest, now)))
+        expect(result._tag).toBe("Consumed")
+        const replay = await run(AuthorizationCodeStore.use((store) => store.consume(record.codeDigest, now)))
+        expect(replay._tag).toBe("AlreadyConsumed")
+      })
+
+      it("AuthorizationCodeStore.sweep: removes codes that expired before now, used or not, and keeps the rest", async () => {
+        const now = longAgo()
+        const expired = authorizationCode(now, { expiresAt: now - MINUTE })
+        const expiredUsed = authorizationCode(now, { expiresAt: now - MINUTE })
+        const live = authorizationCode(now, { expiresAt: now + MINUTE })
+        const removed = await run(AuthorizationCodeStore.use((store) =>
+          Effect.gen(function*() {
+            yield* store.save(expired)
+            yield* store.save(expiredUsed)
+            yield* store.save(live)
+            yield* store.consume(expiredUsed.codeDigest, now - 2 * MINUTE)
+            return yield* store.sweep(now)
+          })
+        ))
+        expect(removed).toBeGreaterThanOrEqual(2)
+        const after = await run(AuthorizationCodeStore.use((store) =>
+          Effect.all([
+            store.consume(expired.codeDigest, now),
+            store.consume(expiredUsed.codeDigest, now),
+            store.consume(live.codeDigest, now)
+          ])
+        ))
+        expect(after.map((result) => result._tag)).toEqual(["NotFound", "NotFound", "Consumed"])
+      })
+
+      it(`AuthorizationCodeStore.consume: exactly one of ${CALLERS} concurrent callers over ${CONNECTIONS} connections wins (RFC 6749 §4.1.2)`, async () => {
+        const now = Date.now()
+        const record = authorizationCode(now)
+        await run(AuthorizationCodeStore.use((store) => store.save(record)))
+        const results = await race(
+          CALLERS,
+          (caller) => AuthorizationCodeStore.use((store) => store.consume(record.codeDigest, now + caller))
+        )
+        const winners = results.filter((result) => result._tag === "Consumed")
+        expect(winners).toHaveLength(1)
+        expect(count(results, (result) => result._tag === "AlreadyConsumed")).toBe(CALLERS - 1)
+        const consumedAt = winners[0]!.record.consumedAt
+        for (const result of results) {
+          expect(result).toEqual({ _tag: result._tag, record: { ...record, consumedAt } })
+        }
+      })
+    })
+
+    describe("RefreshTokenStore", () => {
+      it("RefreshTokenStore.save/find: a token is found by digest with its record intact", async () => {
+        const now = Date.now()
+        const record = refreshToken(now)
+        const minimal = refreshToken(now, { acr: undefined, amr: undefined, sessionId: undefined })
+        await run(RefreshTokenStore.use((store) => Effect.andThen(store.save(record), store.save(minimal))))
+        expect(await run(RefreshTokenStore.use((store) => store.find(record.tokenDigest)))).toEqual(record)
+        expect(await run(RefreshTokenStore.use((store) => store.find(minimal.tokenDigest)))).toEqual(minimal)
+        expect(await run(RefreshTokenStore.use((store) => store.find(uid("rt-digest"))))).toBeUndefined()
+      })
+
+      it("RefreshTokenStore.rotate: an active token is consumed and next(previous) stored in one step (RFC 9700 §4.14.2)", async () => {
+        const now = Date.now()
+        const record = refreshToken(now - MINUTE, { expiresAt: now + HOUR })
+        const nextDigest = uid("rt-digest")
+        await run(RefreshTokenStore.use((store) => store.save(record)))
+        const seen: Array<RefreshTokenRecord> = []
+        const result = await run(RefreshTokenStore.use((store) =>
+          store.rotate(record.tokenDigest, now, (previous) => {
+            seen.push(previous)
+            return successor(nextDigest, now)(previous)
+          })
+        ))
+        expect(result._tag).toBe("Rotated")
+        if (result._tag !== "Rotated") return
+        expect(result.previous.tokenDigest).toBe(record.tokenDigest)
+        expect(result.previous.grantId).toBe(record.grantId)
+        // next() is given the token as it was while active, so a spread of it is active too
+        expect(seen.length).toBeGreaterThanOrEqual(1)
+        for (const previous of seen) expect(previous).toEqual(record)
+        expect(await run(RefreshTokenStore.use((store) => store.find(record.tokenDigest)))).toEqual({
+          ...record,
+          consumedAt: now
+        })
+        expect(await run(RefreshTokenStore.use((store) => store.find(nextDigest)))).toEqual(
+          successor(nextDigest, now)(record)
+        )
+      })
+
+      it("RefreshTokenStore.rotate: a token presented again after rotation gets Reused and nothing more is stored (RFC 9700 §4.14.2)", async () => {
+        const now = Date.now()
+        const record = refreshToken(now)
+        const first = uid("rt-digest")
+        const second = uid("rt-digest")
+        await run(RefreshTokenStore.use((store) => store.save(record)))
+        await run(RefreshTokenStore.use((store) => store.rotate(record.tokenDigest, now, successor(first, now))))
+        const replay = await run(RefreshTokenStore.use((store) =>
+          store.rotate(record.tokenDigest, now + 1_000, successor(second, now + 1_000))
+        ))
+        expect(replay._tag).toBe("Reused")
+        if (replay._tag !== "Reused") return
+        expect(replay.previous).toEqual({ ...record, consumedAt: now })
+        expect(await run(RefreshTokenStore.use((store) => store.find(second)))).toBeUndefined()
+        // the token rotated to is untouched by the replay (revoking the family is the caller's step)
+        const next = await run(RefreshTokenStore.use((store) => store.find(first)))
+        expect(next?.consumedAt).toBeUndefined()
+        expect(next?.revokedAt).toBeUndefined()
+      })
+
+      it("RefreshTokenStore.rotate: an unknown token gets NotFound and nothing is stored", async () => {
+        const nextDigest = uid("rt-digest")
+        const now = Date.now()
+        const result = await run(RefreshTokenStore.use((store) =>
+          store.rotate(uid("rt-digest"), now, successor(nextDigest, now))
+        ))
+        expect(result).toEqual({ _tag: "NotFound" })
+        expect(await run(RefreshTokenStore.use((store) => store.find(nextDigest)))).toBeUndefined()
+      })
+
+      it("RefreshTokenStore.rotate: an expired token (expiresAt <= now) is Inactive, and is neither consumed nor rotated", async () => {
+        const now = Date.now()
+        const atExpiry = refreshToken(now - HOUR, { expiresAt: now })
+        const pastExpiry = refreshToken(now - HOUR, { expiresAt: now - MINUTE })
+        await run(RefreshTokenStore.use((store) => Effect.andThen(store.save(atExpiry), store.save(pastExpiry))))
+        for (const record of [atExpiry, pastExpiry]) {
+          const nextDigest = uid("rt-digest")
+          const result = await run(RefreshTokenStore.use((store) =>
+            store.rotate(record.tokenDigest, now, successor(nextDigest, now))
+          ))
+          expect(result).toEqual({ _tag: "Inactive", previous: record })
+          expect(await run(RefreshTokenStore.use((store) => store.find(record.tokenDigest)))).toEqual(record)
+          expect(await run(RefreshTokenStore.use((store) => store.find(nextDigest)))).toBeUndefined()
+        }
+      })
+
+      it("RefreshTokenStore.rotate: a token of a revoked family is Inactive and is not rotated (RFC 9700 §4.14.2)", async () => {
+        const now = Date.now()
+        const record = refreshToken(now)
+        const nextDigest = uid("rt-digest")
+        await run(RefreshTokenStore.use((store) => store.save(record)))
+        expect(await run(RefreshTokenStore.use((store) => store.revokeByGrant(record.grantId, now)))).toBe(1)
+        const result = await run(RefreshTokenStore.use((store) =>
+          store.rotate(record.tokenDigest, now + 1_000, successor(nextDigest, now + 1_000))
+        ))
+        expect(result).toEqual({ _tag: "Inactive", previous: { ...record, revokedAt: now } })
+        const stored = await run(RefreshTokenStore.use((store) => store.find(record.tokenDigest)))
+        expect(stored?.consumedAt).toBeUndefined()
+        expect(await run(RefreshTokenStore.use((store) => store.find(nextDigest)))).toBeUndefined()
+      })
+
+      it("RefreshTokenStore.revokeByGrant: marks every token of the family revoked, counts only the active ones, leaves other families alone", async () => {
+        const now = Date.now()
+        const grantId = uid("grant")
+        const rotated = refreshToken(now - HOUR, { grantId, expiresAt: now + HOUR })
+        const activeDigest = uid("rt-digest")
+        const expired = refreshToken(now - 2 * HOUR, { grantId, expiresAt: now - MINUTE })
+        const otherFamily = refreshToken(now)
+        await run(RefreshTokenStore.use((store) =>
+          Effect.gen(function*() {
+            yield* store.save(rotated)
+            yield* store.save(expired)
+            yield* store.save(otherFamily)
+            yield* store.rotate(rotated.tokenDigest, now - MINUTE, successor(activeDigest, now - MINUTE))
+          })
+        ))
+        // only the token rotated to is active: the rotated one is consumed, the other expired
+        expect(await run(RefreshTokenStore.use((store) => store.revokeByGrant(grantId, now)))).toBe(1)
+        for (const digest of [rotated.tokenDigest, activeDigest, expired.tokenDigest]) {
+          const stored = await run(RefreshTokenStore.use((store) => store.find(digest)))
+          expect(stored?.revokedAt).toBe(now)
+        }
+        expect(await run(RefreshTokenStore.use((store) => store.find(otherFamily.tokenDigest)))).toEqual(otherFamily)
+        // none left active; the family keeps the time it was revoked
+        expect(await run(RefreshTokenStore.use((store) => store.revokeByGrant(grantId, now + MINUTE)))).toBe(0)
+        const stored = await run(RefreshTokenStore.use((store) => store.find(activeDigest)))
+        expect(stored?.revokedAt).toBe(now)
+        // the other family still rotates
+        const result = await run(RefreshTokenStore.use((store) =>
+          store.rotate(otherFamily.tokenDigest, now, successor(uid("rt-digest"), now))
+        ))
+        expect(result._tag).toBe("Rotated")
+        expect(await run(RefreshTokenStore.use((store) => store.revokeByGrant(uid("grant"), now)))).toBe(0)
+      })
+
+      it("RefreshTokenStore.sweep: removes tokens that expired before now and keeps the rest", async () => {
+        const now = longAgo()
+        const expired = refreshToken(now - HOUR, { expiresAt: now - MINUTE })
+        const live = refreshToken(now - HOUR, { expiresAt: now + MINUTE })
+        await run(RefreshTokenStore.use((store) => Effect.andThen(store.save(expired), store.save(live))))
+        expect(await run(RefreshTokenStore.use((store) => store.sweep(now)))).toBeGreaterThanOrEqual(1)
+        expect(await run(RefreshTokenStore.use((store) => store.find(expired.tokenDigest)))).toBeUndefined()
+        expect(await run(RefreshTokenStore.use((store) => store.find(live.tokenDigest)))).toEqual(live)
+      })
+
+      it(`RefreshTokenStore.rotate: exactly one of ${CALLERS} concurrent rotations over ${CONNECTIONS} connections wins, and exactly one successor is stored (RFC 9700 §4.14.2)`, async () => {
+        const now = Date.now()
+        const record = refreshToken(now)
+        await run(RefreshTokenStore.use((store) => store.save(record)))
+        const nextDigests = Array.from({ length: CALLERS }, () => uid("rt-digest"))
+        const results = await race(
+          CALLERS,
+          (caller) =>
+            RefreshTokenStore.use((store) =>
+              store.rotate(record.tokenDigest, now, successor(nextDigests[caller]!, now))
+            )
+        )
+        expect(count(results, (result) => result._tag === "Rotated")).toBe(1)
+        expect(count(results, (result) => result._tag === "Reused")).toBe(CALLERS - 1)
+        const winner = results.findIndex((result) => result._tag === "Rotated")
+        const stored = await run(RefreshTokenStore.use((store) => Effect.forEach(nextDigests, (d) => store.find(d))))
+        expect(stored.map((found, caller) => found === undefined ? -1 : caller).filter((c) => c >= 0)).toEqual([
+          winner
+        ])
+        expect((await run(RefreshTokenStore.use((store) => store.find(record.tokenDigest))))?.consumedAt).toBe(now)
+      })
+    })
+
+    describe("AccessTokenStore", () => {
+      it("AccessTokenStore.save/find: a token record is found by digest with its record intact (RFC 7662 §2.2)", async () => {
+        const now = Date.now()
+        const opaque = accessToken(now)
+        const jwt = accessToken(now, { format: "jwt", accountId: undefined, extra: undefined, audience: [] })
+        await run(AccessTokenStore.use((store) => Effect.andThen(store.save(opaque), store.save(jwt))))
+        expect(await run(AccessTokenStore.use((store) => store.find(opaque.tokenDigest)))).toEqual(opaque)
+        expect(await run(AccessTokenStore.use((store) => store.find(jwt.tokenDigest)))).toEqual(jwt)
+        expect(await run(AccessTokenStore.use((store) => store.find(uid("at-digest"))))).toBeUndefined()
+      })
+
+      it("AccessTokenStore.revoke: marks the token revoked at now; an unknown token returns false (RFC 7009 §2.2)", async () => {
+        const now = Date.now()
+        const record = accessToken(now)
+        const sibling = accessToken(now, { grantId: record.grantId })
+        await run(AccessTokenStore.use((store) => Effect.andThen(store.save(record), store.save(sibling))))
+        expect(await run(AccessTokenStore.use((store) => store.revoke(record.tokenDigest, now)))).toBe(true)
+        expect(await run(AccessTokenStore.use((store) => store.find(record.tokenDigest)))).toEqual({
+          ...record,
+          revokedAt: now
+        })
+        expect(await run(AccessTokenStore.use((store) => store.find(sibling.tokenDigest)))).toEqual(sibling)
+        expect(await run(AccessTokenStore.use((store) => store.revoke(record.tokenDigest, now + 1_000)))).toBe(true)
+        expect(await run(AccessTokenStore.use((store) => store.revoke(uid("at-digest"), now)))).toBe(false)
+      })
+
+      it("AccessTokenStore.revokeByGrant: revokes every token of that grant and no other (RFC 6749 §4.1.2, RFC 7009 §2.1)", async () => {
+        const now = Date.now()
+        const grantId = uid("grant")
+        const first = accessToken(now, { grantId })
+        const second = accessToken(now, { grantId, format: "jwt" })
+        const other = accessToken(now)
+        await run(AccessTokenStore.use((store) =>
+          Effect.forEach([first, second, other], (record) => store.save(record), { discard: true })
+        ))
+        expect(await run(AccessTokenStore.use((store) => store.revokeByGrant(grantId, now)))).toBe(2)
+        for (const record of [first, second]) {
+          expect(await run(AccessTokenStore.use((store) => store.find(record.tokenDigest)))).toEqual({
+            ...record,
+            revokedAt: now
+          })
+        }
+        expect(await run(AccessTokenStore.use((store) => store.find(other.tokenDigest)))).toEqual(other)
+        expect(await run(AccessTokenStore.use((store) => store.revokeByGrant(uid("grant"), now)))).toBe(0)
+      })
+
+      it("AccessTokenStore.sweep: removes tokens that expired before now and keeps the rest", async () => {
+        const now = longAgo()
+        const expired = accessToken(now - HOUR, { expiresAt: now - MINUTE })
+        const live = accessToken(now - HOUR, { expiresAt: now + MINUTE })
+        await run(AccessTokenStore.use((store) => Effect.andThen(store.save(expired), store.save(live))))
+        expect(await run(AccessTokenStore.use((store) => store.sweep(now)))).toBeGreaterThanOrEqual(1)
+        expect(await run(AccessTokenStore.use((store) => store.find(expired.tokenDigest)))).toBeUndefined()
+        expect(await run(AccessTokenStore.use((store) => store.find(live.tokenDigest)))).toEqual(live)
+      })
+    })
+
+    describe("GrantStore", () => {
+      it("GrantStore.findConsent: consent is remembered per (account, client)", async () => {
+        const now = Date.now()
+        const consent: ConsentRecord = {
+          accountId: uid("account"),
+          clientId: uid("client"),
+          scope: ["openid", "profile"],
+          updatedAt: now
+        }
+        await run(GrantStore.use((store) => store.saveConsent(consent)))
+        expect(await run(GrantStore.use((store) => store.findConsent(consent.accountId, consent.clientId)))).toEqual(
+          consent
+        )
+        expect(await run(GrantStore.use((store) => store.findConsent(consent.accountId, uid("client"))))).toBeUndefined()
+        expect(await run(GrantStore.use((store) => store.findConsent(uid("account"), consent.clientId)))).toBeUndefined()
+      })
+
+      it("GrantStore.saveConsent: an upsert whose scope set replaces the previous one", async () => {
+        const now = Date.now()
+        const accountId = uid("account")
+        const clientId = uid("client")
+        const otherClient = uid("client")
+        await run(GrantStore.use((store) =>
+          Effect.gen(function*() {
+            yield* store.saveConsent({ accountId, clientId, scope: ["openid", "profile", "email"], updatedAt: now })
+            yield* store.saveConsent({ accountId, clientId: otherClient, scope: ["openid"], updatedAt: now })
+            yield* store.saveConsent({ accountId, clientId, scope: ["openid"], updatedAt: now + 1_000 })
+          })
+        ))
+        expect(await run(GrantStore.use((store) => store.findConsent(accountId, clientId)))).toEqual({
+          accountId,
+          clientId,
+          scope: ["openid"],
+          updatedAt: now + 1_000
+        })
+        expect(await run(GrantStore.use((store) => store.findConsent(accountId, otherClient)))).toEqual({
+          accountId,
+          clientId: otherClient,
+          scope: ["openid"],
+          updatedAt: now
+        })
+      })
+
+      it("GrantStore.revokeConsent: removes that consent only; returns false when there was none", async () => {
+        const now = Date.now()
+        const accountId = uid("account")
+        const clientId = uid("client")
+        const otherClient = uid("client")
+        await run(GrantStore.use((store) =>
+          Effect.andThen(
+            store.saveConsent({ accountId, clientId, scope: ["openid"], updatedAt: now }),
+            store.saveConsent({ accountId, clientId: otherClient, scope: ["openid"], updatedAt: now })
+          )
+        ))
+        expect(await run(GrantStore.use((store) => store.revokeConsent(accountId, clientId)))).toBe(true)
+        expect(await run(GrantStore.use((store) => store.findConsent(accountId, clientId)))).toBeUndefined()
+        expect(await run(GrantStore.use((store) => store.findConsent(accountId, otherClient)))).toBeDefined()
+        expect(await run(GrantStore.use((store) => store.revokeConsent(accountId, clientId)))).toBe(false)
+      })
+
+      it("GrantStore sessions: saveSession/findSession by digest, deleteSession returns whether it existed (OIDC Core §3.1.2.1 max_age, prompt=none)", async () => {
+        const now = Date.now()
+        const record = session(now)
+        const minimal = session(now, { acr: undefined, amr: undefined })
+        await run(GrantStore.use((store) => Effect.andThen(store.saveSession(record), store.saveSession(minimal))))
+        expect(await run(GrantStore.use((store) => store.findSession(record.sessionDigest)))).toEqual(record)
+        expect(await run(GrantStore.use((store) => store.findSession(minimal.sessionDigest)))).toEqual(minimal)
+        expect(await run(GrantStore.use((store) => store.findSession(uid("session-digest"))))).toBeUndefined()
+        expect(await run(GrantStore.use((store) => store.deleteSession(record.sessionDigest)))).toBe(true)
+        expect(await run(GrantStore.use((store) => store.findSession(record.sessionDigest)))).toBeUndefined()
+        expect(await run(GrantStore.use((store) => store.deleteSession(record.sessionDigest)))).toBe(false)
+        expect(await run(GrantStore.use((store) => store.findSession(minimal.sessionDigest)))).toEqual(minimal)
+      })
+
+      it("GrantStore.sweep: removes sessions that expired before now and keeps live sessions and consents", async () => {
+        const now = longAgo()
+        const expired = session(now - HOUR, { expiresAt: now - MINUTE })
+        const live = session(now - HOUR, { expiresAt: now + MINUTE })
+        const consent: ConsentRecord = {
+          accountId: expired.accountId,
+          clientId: uid("client"),
+          scope: ["openid"],
+          updatedAt: now - 2 * HOUR
+        }
+        await run(GrantStore.use((store) =>
+          Effect.gen(function*() {
+            yield* store.saveSession(expired)
+            yield* store.saveSession(live)
+            yield* store.saveConsent(consent)
+          })
+        ))
+        expect(await run(GrantStore.use((store) => store.sweep(now)))).toBeGreaterThanOrEqual(1)
+        expect(await run(GrantStore.use((store) => store.findSession(expired.sessionDigest)))).toBeUndefined()
+        expect(await run(GrantStore.use((store) => store.findSession(live.sessionDigest)))).toEqual(live)
+        expect(await run(GrantStore.use((store) => store.findConsent(consent.accountId, consent.clientId)))).toEqual(
+          consent
+        )
+      })
+    })
+
+    describe("InteractionStore", () => {
+      it("InteractionStore.create/find: an interaction is found by id with its record intact", async () => {
+        const now = Date.now()
+        const record = interaction(now)
+        await run(InteractionStore.use((store) => store.create(record)))
+        expect(await run(InteractionStore.use((store) => store.find(record.id)))).toEqual(record)
+        expect(await run(InteractionStore.use((store) => store.find(uid("interaction"))))).toBeUndefined()
+      })
+
+      it("InteractionStore.transition: stores next only from a listed state, and a replayed transition returns false", async () => {
+        const now = Date.now()
+        const record = interaction(now)
+        await run(InteractionStore.use((store) => store.create(record)))
+        const accountId = uid("account")
+        const authenticated: InteractionRecord = { ...record, state: "authenticated", accountId }
+        const completed: InteractionRecord = {
+          ...authenticated,
+          state: "completed",
+          result: JSON.stringify({ accountId, grantedScopes: ["openid"] })
+        }
+        // not from a state it is not in
+        expect(await run(InteractionStore.use((store) => store.transition(record.id, ["authenticated"], completed))))
+          .toBe(false)
+        expect(await run(InteractionStore.use((store) => store.find(record.id)))).toEqual(record)
+        // from one of the listed states
+        expect(await run(InteractionStore.use((store) => store.transition(record.id, ["pending"], authenticated))))
+          .toBe(true)
+        expect(await run(InteractionStore.use((store) => store.find(record.id)))).toEqual(authenticated)
+        expect(
+          await run(InteractionStore.use((store) => store.transition(record.id, ["pending", "authenticated"], completed)))
+        ).toBe(true)
+        expect(await run(InteractionStore.use((store) => store.find(record.id)))).toEqual(completed)
+        // a replay of an earlier step: the state moved on
+        const denied: InteractionRecord = { ...record, state: "denied" }
+        expect(await run(InteractionStore.use((store) => store.transition(record.id, ["pending", "authenticated"], denied))))
+          .toBe(false)
+        expect(await run(InteractionStore.use((store) => store.transition(record.id, [], denied)))).toBe(false)
+        expect(await run(InteractionStore.use((store) => store.find(record.id)))).toEqual(completed)
+      })
+
+      it("InteractionStore.transition: an unknown interaction returns false and is not created", async () => {
+        const record = interaction(Date.now())
+        expect(
+          await run(InteractionStore.use((store) => store.transition(record.id, ["pending"], { ...record, state: "completed" })))
+        ).toBe(false)
+        expect(await run(InteractionStore.use((store) => store.find(record.id)))).toBeUndefined()
+      })
+
+      it("InteractionStore.sweep: removes interactions that expired before now and keeps the rest", async () => {
+        const now = longAgo()
+        const expired = interaction(now - HOUR, { expiresAt: now - MINUTE })
+        const live = interaction(now - HOUR, { expiresAt: now + MINUTE })
+        await run(InteractionStore.use((store) => Effect.andThen(store.create(expired), store.create(live))))
+        expect(await run(InteractionStore.use((store) => store.sweep(now)))).toBeGreaterThanOrEqual(1)
+        expect(await run(InteractionStore.use((store) => store.find(expired.id)))).toBeUndefined()
+        expect(await run(InteractionStore.use((store) => store.find(live.id)))).toEqual(live)
+      })
+
+      it(`InteractionStore.transition: exactly one of ${CALLERS} concurrent pending -> completed transitions over ${CONNECTIONS} connections wins`, async () => {
+        const now = Date.now()
+        const record = interaction(now)
+        await run(InteractionStore.use((store) => store.create(record)))
+        const nexts = Array.from({ length: CALLERS }, (_, caller): InteractionRecord => ({
+          ...record,
+          state: "completed",
+          accountId: `account-${caller}`,
+          result: JSON.stringify({ caller })
+        }))
+        const results = await race(
+          CALLERS,
+          (caller) => InteractionStore.use((store) => store.transition(record.id, ["pending"], nexts[caller]!))
+        )
+        expect(count(results, (won) => won)).toBe(1)
+        const winner = results.indexOf(true)
+        expect(await run(InteractionStore.use((store) => store.find(record.id)))).toEqual(nexts[winner])
+      })
+    })
+
+    describe("ReplayCache", () => {
+      it("ReplayCache.use: the first use of a key returns true, every later use false (RFC 7523 §3, RFC 9449 §11.1)", async () => {
+        const expiresAt = Date.now() + MINUTE
+        const key = uid("jti")
+        expect(await run(ReplayCache.use((cache) => cache.use(key, expiresAt)))).toBe(true)
+        expect(await run(ReplayCache.use((cache) => cache.use(key, expiresAt)))).toBe(false)
+        expect(await run(ReplayCache.use((cache) => cache.use(key, expiresAt + MINUTE)))).toBe(false)
+        expect(await run(ReplayCache.use((cache) => cache.use(uid("jti"), expiresAt)))).toBe(true)
+      })
+
+      it("ReplayCache.sweep: a key stays used until it expires; once swept after expiry it may be used again", async () => {
+        const expiresAt = longAgo()
+        const key = uid("jti")
+        expect(await run(ReplayCache.use((cache) => cache.use(key, expiresAt)))).toBe(true)
+        await run(ReplayCache.use((cache) => cache.sweep(expiresAt - MINUTE)))
+        expect(await run(ReplayCache.use((cache) => cache.use(key, expiresAt)))).toBe(false)
+        expect(await run(ReplayCache.use((cache) => cache.sweep(expiresAt + MINUTE)))).toBeGreaterThanOrEqual(1)
+        expect(await run(ReplayCache.use((cache) => cache.use(key, expiresAt + 2 * MINUTE)))).toBe(true)
+        expect(await run(ReplayCache.use((cache) => cache.use(key, expiresAt + 2 * MINUTE)))).toBe(false)
+      })
+
+      it(`ReplayCache.use: exactly one of ${CALLERS} concurrent uses of a key over ${CONNECTIONS} connections is the first (RFC 9449 §11.1)`, async () => {
+        const expiresAt = Date.now() + MINUTE
+        const key = uid("jti")
+        const results = await race(CALLERS, () => ReplayCache.use((cache) => cache.use(key, expiresAt)))
+        expect(count(results, (first) => first)).toBe(1)
+      })
+    })
+
+    describe("KeyStore", () => {
+      it("KeyStore.initialize: with no key for its algs, inserts initial and returns every stored key", async () => {
+        const now = Date.now()
+        const alg = testAlg()
+        const otherAlg = testAlg()
+        const initial = [key(alg, "current", now), key(alg, "next", now)]
+        const returned = await run(KeyStore.use((store) => store.initialize(initial)))
+        expect(ofAlg(returned, alg)).toEqual(ofAlg(initial, alg))
+        expect(ofAlg(await run(KeyStore.use((store) => store.list())), alg)).toEqual(ofAlg(initial, alg))
+        // another alg is initialized on its own; every stored key comes back
+        const other = [key(otherAlg, "current", now)]
+        const both = await run(KeyStore.use((store) => store.initialize(other)))
+        expect(ofAlg(both, otherAlg)).toEqual(other)
+        expect(ofAlg(both, alg)).toEqual(ofAlg(initial, alg))
+      })
+
+      it("KeyStore.initialize: once keys exist for the algs, the first set wins and a later initial is not stored", async () => {
+        const now = Date.now()
+        const alg = testAlg()
+        const first = [key(alg, "current", now), key(alg, "next", now)]
+        const second = [key(alg, "current", now + 1), key(alg, "next", now + 1)]
+        await run(KeyStore.use((store) => store.initialize(first)))
+        const returned = await run(KeyStore.use((store) => store.initialize(second)))
+        expect(ofAlg(returned, alg)).toEqual(ofAlg(first, alg))
+        expect(ofAlg(await run(KeyStore.use((store) => store.list())), alg)).toEqual(ofAlg(first, alg))
+      })
+
+      it("KeyStore.initialize: if any alg of initial already has keys, no key of initial is stored", async () => {
+        const now = Date.now()
+        const taken = testAlg()
+        const fresh = testAlg()
+        const first = [key(taken, "current", now)]
+        await run(KeyStore.use((store) => store.initialize(first)))
+        const returned = await run(KeyStore.use((store) =>
+          store.initialize([key(taken, "current", now), key(fresh, "current", now)])
+        ))
+        expect(ofAlg(returned, taken)).toEqual(first)
+        expect(ofAlg(returned, fresh)).toEqual([])
+        expect(ofAlg(await run(KeyStore.use((store) => store.list())), fresh)).toEqual([])
+      })
+
+      it(`KeyStore.initialize: of 10 processes starting at once over ${CONNECTIONS} connections, the first creates the keys and all load that one set`, async () => {
+        const now = Date.now()
+        const alg = testAlg()
+        const sets = Array.from({ length: 10 }, () => [key(alg, "current", now), key(alg, "next", now)])
+        const results = await race(sets.length, (caller) => KeyStore.use((store) => store.initialize(sets[caller]!)))
+        const winner = sets.findIndex((set) => sortedKids(set).join() === sortedKids(ofAlg(results[0]!, alg)).join())
+        expect(winner).toBeGreaterThanOrEqual(0)
+        for (const result of results) expect(ofAlg(result, alg)).toEqual(ofAlg(sets[winner]!, alg))
+        expect(ofAlg(await run(KeyStore.use((store) => store.list())), alg)).toEqual(ofAlg(sets[winner]!, alg))
+      })
+
+      it("KeyStore.rotate: current -> retired at now, next -> current, the new key inserted as next; other algs untouched", async () => {
+        const start = Date.now()
+        const alg = testAlg()
+        const otherAlg = testAlg()
+        const current = key(alg, "current", start)
+        const next = key(alg, "next", start)
+        const other = [key(otherAlg, "current", start), key(otherAlg, "next", start)]
+        await run(KeyStore.use((store) => Effect.andThen(store.initialize([current, next]), store.initialize(other))))
+
+        const t1 = start + HOUR
+        const third = key(alg, "next", t1)
+        const afterFirst = await run(KeyStore.use((store) => store.rotate(alg, third, t1)))
+        const expectedFirst = ofAlg([
+          { ...current, status: "retired", retiredAt: t1 },
+          { ...next, status: "current" },
+          third
+        ], alg)
+        expect(ofAlg(afterFirst, alg)).toEqual(expectedFirst)
+        expect(ofAlg(await run(KeyStore.use((store) => store.list())), alg)).toEqual(expectedFirst)
+        expect(ofAlg(await run(KeyStore.use((store) => store.list())), otherAlg)).toEqual(ofAlg(other, otherAlg))
+
+        const t2 = t1 + HOUR
+        const fourth = key(alg, "next", t2)
+        const afterSecond = await run(KeyStore.use((store) => store.rotate(alg, fourth, t2)))
+        expect(ofAlg(afterSecond, alg)).toEqual(ofAlg([
+          { ...current, status: "retired", retiredAt: t1 },
+          { ...next, status: "retired", retiredAt: t2 },
+          { ...third, status: "current" },
+          fourth
+        ], alg))
+        expect(ofAlg(await run(KeyStore.use((store) => store.list())), otherAlg)).toEqual(ofAlg(other, otherAlg))
+      })
+
+      it(`KeyStore.rotate: 10 concurrent rotations over ${CONNECTIONS} connections each happen whole, leaving one current and one next key`, async () => {
+        const now = Date.now()
+        const alg = testAlg()
+        await run(KeyStore.use((store) => store.initialize([key(alg, "current", now), key(alg, "next", now)])))
+        const nexts = Array.from({ length: 10 }, () => key(alg, "next", now))
+        await race(nexts.length, (caller) => KeyStore.use((store) => store.rotate(alg, nexts[caller]!, now + caller + 1)))
+        const keys = ofAlg(await run(KeyStore.use((store) => store.list())), alg)
+        expect(keys).toHaveLength(2 + nexts.length)
+        expect(count(keys, (k) => k.status === "current")).toBe(1)
+        expect(count(keys, (k) => k.status === "next")).toBe(1)
+        expect(count(keys, (k) => k.status === "retired" && k.retiredAt !== undefined)).toBe(nexts.length)
+      })
+
+      it("KeyStore.prune: drops keys retired before the cutoff only, never current or next keys", async () => {
+        const start = longAgo()
+        const alg = testAlg()
+        const first = key(alg, "current", start)
+        const second = key(alg, "next", start)
+        const third = key(alg, "next", start)
+        const fourth = key(alg, "next", start)
+        const t1 = start + HOUR
+        const t2 = t1 + HOUR
+        await run(KeyStore.use((store) =>
+          Effect.gen(function*() {
+            yield* store.initialize([first, second])
+            yield* store.rotate(alg, third, t1)
+            yield* store.rotate(alg, fourth, t2)
+          })
+        ))
+        expect(await run(KeyStore.use((store) => store.prune(t1 + 1)))).toBeGreaterThanOrEqual(1)
+        expect(ofAlg(await run(KeyStore.use((store) => store.list())), alg)).toEqual(ofAlg([
+          { ...second, status: "retired", retiredAt: t2 },
+          { ...third, status: "current" },
+          fourth
+        ], alg))
+        await run(KeyStore.use((store) => store.prune(t2 + 1)))
+        expect(ofAlg(await run(KeyStore.use((store) => store.list())), alg)).toEqual(ofAlg([
+          { ...third, status: "current" },
+          fourth
+        ], alg))
+      })
+    })
+  })
+}
