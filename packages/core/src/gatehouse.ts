@@ -131,6 +131,13 @@ export interface GatehouseInstance {
   /** The Fetch handler: mount it with an adapter or pass requests directly. */
   readonly handler: (request: Request) => Promise<Response>
   readonly interactions: InteractionsApi
+  /**
+   * Whether a pathname is one of Gatehouse's endpoints (adapters pass other requests on to
+   * the host app).
+   */
+  readonly handles: (pathname: string) => boolean
+  /** The Accounts port's credential check, for login pages (`@gatehouse/ui`). */
+  readonly accounts: { authenticate(username: string, password: string): Promise<string | undefined> }
   readonly keys: { rotate(alg: ResolvedConfig["accessToken"]["alg"]): Promise<void> }
   /** Run any Gatehouse effect with the instance's services (Effect users, tests). */
   readonly run: <A, E>(effect: Effect.Effect<A, E, GatehouseServices>) => Promise<A>
@@ -152,6 +159,8 @@ export const createGatehouse = (options: CreateGatehouseOptions): GatehouseInsta
   const full = Layer.provideMerge(Gatehouse.handlerLayer, services)
   const runtime = ManagedRuntime.make(overrides ? Layer.provideMerge(full, overrides) : full)
   let handle: ((request: Request) => Effect.Effect<Response>) | undefined
+  const { table, prefixes } = routes(config)
+  const trim = (p: string) => (p.length > 1 && p.endsWith("/") ? p.slice(0, -1) : p)
   const run = <A, E>(effect: Effect.Effect<A, E, GatehouseServices>) => runtime.runPromise(effect)
   return {
     config,
@@ -165,6 +174,8 @@ export const createGatehouse = (options: CreateGatehouseOptions): GatehouseInsta
       complete: (id, result) => run(InteractionApi.complete(id, result)),
       deny: (id, reason) => run(InteractionApi.deny(id, reason))
     },
+    handles: (pathname) => table.has(trim(pathname)) || prefixes.some(([prefix]) => pathname.startsWith(prefix)),
+    accounts: { authenticate: (u, p) => run(Effect.flatMap(Accounts, (a) => a.authenticate(u, p))) },
     keys: { rotate: (alg) => run(Effect.flatMap(Keys, (k) => k.rotate(alg))) },
     run,
     ready: () => runtime.runPromise(Effect.void.pipe(Effect.andThen(GatehouseHandler), Effect.asVoid)),

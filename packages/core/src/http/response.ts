@@ -87,7 +87,9 @@ export const errorPage = (error: ProtocolError): Response =>
       `<h1>Authorization error</h1><p>The request could not be completed.</p>` +
         `<p><code>${escapeHtml(errorCode(error))}</code>: ${escapeHtml(publicDescription(error))}</p>`
     ),
-    errorTable[error._tag].status === 500 || errorTable[error._tag].status === 503 ? errorTable[error._tag].status : 400
+    // 401 would call for an authentication challenge the browser cannot answer
+    errorTable[error._tag].status === 401 ? 400 : errorTable[error._tag].status,
+    error._tag === "MethodNotAllowed" ? { allow: error.allow.join(", ") } : {}
   )
 
 export const redirect = (location: string, headers: Record<string, string> | Array<[string, string]> = {}): Response => {

@@ -1,0 +1,64 @@
+/**
+ * `client_secret_basic`: the client id and secret in an HTTP Basic `Authorization` header,
+ * each form-urlencoded before base64 (RFC 6749 §2.3.1, Appendix B). Also home of the secret
+ * check `client_secret_post` shares: both are RFC 6749 §2.3.1 "Client Password".
+ */
+import { Clock, Effect } from "effect"
+import { InvalidClient } from "../errors.js"
+import { type BasicCredentials, parseBasicAuth } from "../http/request.js"
+import type { ClientRecord } from "../ports/ClientStore.js"
+import { Crypto } from "../ports/Crypto.js"
+
+export const METHOD = "client_secret_basic" as const
+
+/**
+ * The credentials of a Basic `Authorization` header; undefined when the request has none.
+ * Malformed Basic credentials fail with `invalid_client` (scheme "Basic": 401 + challenge).
+ */
+export const read = (request: Request): Effect.Effect<BasicCredentials | undefined, InvalidClient> => parseBasicAuth(request)
+
+/** Has the request a Basic `Authorization` header at all (well-formed or not)? */
+export const attempted = (request: Request): boolean => /^Basic(\s|$)/i.test(request.headers.get("authorization") ?? "")
+
+/**
+ * A digest no secret has (not base64url of anything 32 bytes long is all-"A" by chance in
+ * practice), compared against when the client is unknown or has no secret, so those cases
+ * cost exactly what a wrong secret costs and timing does not tell which client ids exist.
+ */
+const DUMMY_DIGEST = "A".repeat(43)
+
+/** The one description for every failure before the secret is proven: no client enumeration. */
+export const AUTH_FAILED = "client authentication failed"
+
+/**
+ * RFC 6749 §2.3.1: the presented secret against the stored SHA-256 digest, in constant time
+ * (RFC 9700 §4.x: no timing oracle); then RFC 7591 §3.2.1 `client_secret_expires_at`
+ * (seconds, 0 = never). Unknown client, client without a secret and wrong secret are one
+ * failure on the wire; the reason goes to `detail` only.
+ */
+export const verifySecret = Effect.fnUntraced(function*(
+  client: ClientRecord | undefined,
+  secret: string,
+  scheme: "Basic" | undefined
+) {
+  const crypto = yield* Crypto
+  const presented = yield* crypto.digest(secret)
+  const matches = crypto.equal(presented, client?.secretDigest ?? DUMMY_DIGEST)
+  if (client === undefined) {
+    return yield* new InvalidClient({ description: AUTH_FAILED, detail: "unknown client", scheme })
+  }
+  if (client.secretDigest === undefined) {
+    return yield* new InvalidClient({ description: AUTH_FAILED, detail: "client has no secret", scheme })
+  }
+  if (!matches) return yield* new InvalidClient({ description: AUTH_FAILED, detail: "wrong client secret", scheme })
+  const now = yield* Clock.currentTimeMillis
+  // RFC 7591 §3.2.1: an expired secret no longer authenticates
+  if (client.secretExpiresAt !== 0 && client.secretExpiresAt <= Math.floor(now / 1000)) {
+    return yield* new InvalidClient({ description: "the client secret has expired", scheme })
+  }
+  return client
+})
+
+/** RFC 6749 §2.3.1: authenticate with the Basic credentials. */
+export const verify = (client: ClientRecord | undefined, credentials: BasicCredentials) =>
+  verifySecret(client, credentials.clientSecret, "Basic")
