@@ -21,9 +21,9 @@ export const read = (request: Request): Effect.Effect<BasicCredentials | undefin
 export const attempted = (request: Request): boolean => /^Basic(\s|$)/i.test(request.headers.get("authorization") ?? "")
 
 /**
- * A digest no secret has (not base64url of anything 32 bytes long is all-"A" by chance in
- * practice), compared against when the client is unknown or has no secret, so those cases
- * cost exactly what a wrong secret costs and timing does not tell which client ids exist.
+ * Compared against when the client is unknown or has no secret, so those cases cost what a
+ * wrong secret costs and timing does not tell which client ids exist. It is the base64url of
+ * 32 zero bytes: matching it would take a SHA-256 preimage.
  */
 const DUMMY_DIGEST = "A".repeat(43)
 
@@ -31,8 +31,8 @@ const DUMMY_DIGEST = "A".repeat(43)
 export const AUTH_FAILED = "client authentication failed"
 
 /**
- * RFC 6749 §2.3.1: the presented secret against the stored SHA-256 digest, in constant time
- * (RFC 9700 §4.x: no timing oracle); then RFC 7591 §3.2.1 `client_secret_expires_at`
+ * RFC 6749 §2.3.1: the presented secret against the stored SHA-256 digest, compared in
+ * constant time (`Crypto.equal`); then RFC 7591 §3.2.1 `client_secret_expires_at`
  * (seconds, 0 = never). Unknown client, client without a secret and wrong secret are one
  * failure on the wire; the reason goes to `detail` only.
  */

@@ -4,7 +4,7 @@
  * public clients) and refresh-token rotation (RFC 9700 §4.14.2).
  */
 import { Effect } from "effect"
-import { InvalidClient, InvalidRequest } from "../errors.js"
+import { InvalidClient } from "../errors.js"
 import { optionalParam, type Params } from "../http/request.js"
 import type { ClientRecord } from "../ports/ClientStore.js"
 import { AUTH_FAILED } from "./client_secret_basic.js"
@@ -25,7 +25,7 @@ export const read = Effect.fnUntraced(function*(params: Params) {
 })
 
 /** The client exists: that is all `none` can check. */
-export const verify = (client: ClientRecord | undefined): Effect.Effect<ClientRecord, InvalidClient | InvalidRequest> =>
+export const verify = (client: ClientRecord | undefined): Effect.Effect<ClientRecord, InvalidClient> =>
   client === undefined
     ? Effect.fail(new InvalidClient({ description: AUTH_FAILED, detail: "unknown client" }))
     : Effect.succeed(client)

@@ -1,7 +1,23 @@
-/** STUB — being written: jwks endpoint. */
+/**
+ * The JWK Set (RFC 7517 §5) at `jwks_uri` (RFC 8414 §2, OIDC Discovery §3): the public
+ * halves of the current, next and retired signing keys, so verifiers that cache it already
+ * know a key before it starts signing and still know it while its tokens live.
+ */
 import { Effect } from "effect"
-import { NotFound } from "../errors.js"
+import { publicJson } from "../http/response.js"
 import type { Endpoint } from "../http/router.js"
 import type { GatehouseServices } from "../services.js"
+import { Keys } from "../tokens/keys.js"
 
-export const jwksEndpoint: Endpoint<GatehouseServices> = () => Effect.fail(new NotFound({ description: "not yet" }))
+/** Public JWK members only: whatever a stored record holds, no private parameter (RFC 7518 §6) leaves here. */
+const PUBLIC_MEMBERS = new Set(["kty", "kid", "alg", "use", "key_ops", "crv", "x", "y", "n", "e", "x5c", "x5t", "x5t#S256", "x5u"])
+
+export const jwksEndpoint: Endpoint<GatehouseServices> = () =>
+  Effect.gen(function*() {
+    const { keys } = yield* (yield* Keys).jwks()
+    const published = keys.map((jwk) => Object.fromEntries(Object.entries(jwk).filter(([name]) => PUBLIC_MEMBERS.has(name))))
+    const response = publicJson({ keys: published })
+    // RFC 7517 §8.5.1
+    response.headers.set("content-type", "application/jwk-set+json; charset=utf-8")
+    return response
+  })

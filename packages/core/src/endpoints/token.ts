@@ -1,7 +1,46 @@
-/** STUB — being written: RFC 6749 §3.2 token endpoint. */
+/**
+ * The token endpoint (RFC 6749 §3.2): POST a form, authenticate the client, dispatch on
+ * `grant_type` through the grant registry, answer JSON with `Cache-Control: no-store`
+ * (§5.1). Errors are rendered by the router as §5.2 JSON (401 + challenge for Basic).
+ */
 import { Effect } from "effect"
-import { NotFound } from "../errors.js"
-import type { Endpoint } from "../http/router.js"
+import { authenticateClient } from "../client-auth/index.js"
+import { GatehouseConfig } from "../config.js"
+import { InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from "../errors.js"
+import { grants } from "../grants/index.js"
+import { readForm, requiredParam } from "../http/request.js"
+import { json } from "../http/response.js"
+import type { Endpoint, EndpointContext } from "../http/router.js"
 import type { GatehouseServices } from "../services.js"
 
-export const tokenEndpoint: Endpoint<GatehouseServices> = () => Effect.fail(new NotFound({ description: "not yet" }))
+/** RFC 8707 §2: `resource` may be given several times; nothing else may (RFC 6749 §3.2). */
+const REPEATABLE: ReadonlySet<string> = new Set(["resource"])
+
+const token = Effect.fnUntraced(function*(ctx: EndpointContext) {
+  const config = yield* GatehouseConfig
+  // RFC 6749 §3.2: POST (the router allows nothing else) with application/x-www-form-urlencoded
+  const params = yield* readForm(ctx.request, config.maxBodyBytes)
+  // RFC 6749 §3.2: "Request and response parameters MUST NOT be included more than once"
+  for (const [name, values] of params) {
+    if (values.length > 1 && !REPEATABLE.has(name)) {
+      return yield* new InvalidRequest({ description: `parameter "${name.slice(0, 64)}" is included more than once` })
+    }
+  }
+  // RFC 6749 §4.1.3, §4.4.2, §6: grant_type REQUIRED; unknown to us -> §5.2 unsupported_grant_type
+  const grantType = yield* requiredParam(params, "grant_type")
+  const grant = grants.get(grantType)
+  if (grant === undefined) {
+    return yield* new UnsupportedGrantType({ description: `grant_type "${grantType.slice(0, 64)}" is not supported` })
+  }
+  // RFC 6749 §3.2.1: confidential clients authenticate; public ones identify themselves
+  const client = yield* authenticateClient({ request: ctx.request, params, endpoint: config.endpoints.token })
+  // RFC 6749 §5.2 unauthorized_client: "not authorized to use this authorization grant type" (RFC 7591 §2 grant_types)
+  if (!client.metadata.grant_types.includes(grantType)) {
+    return yield* new UnauthorizedClient({ description: `the client is not allowed the ${grantType} grant` })
+  }
+  const response = yield* grant.handle({ client, params, request: ctx.request })
+  // RFC 6749 §5.1: JSON, Cache-Control: no-store, Pragma: no-cache
+  return json(response)
+})
+
+export const tokenEndpoint: Endpoint<GatehouseServices> = token

@@ -4,7 +4,7 @@
  */
 import { Clock, Effect } from "effect"
 import { GatehouseConfig } from "../config.js"
-import { InvalidGrant, InvalidRequest } from "../errors.js"
+import { InvalidGrant, InvalidRequest, InvalidTarget } from "../errors.js"
 import { optionalParam, requiredParam } from "../http/request.js"
 import { matchRedirectUri } from "../endpoints/authorize.js"
 import { AuthorizationCodeStore } from "../ports/AuthorizationCodeStore.js"
@@ -73,7 +73,7 @@ const handle = Effect.fnUntraced(function*({ client, params }: GrantContext) {
   // RFC 8707 §2.2: the token request may narrow the resources granted at authorization
   const requested = params.get("resource") ?? []
   if (requested.some((r) => !record.resource.includes(r))) {
-    return yield* new InvalidGrant({ description: "resource was not part of the authorization request" })
+    return yield* new InvalidTarget({ description: "resource was not part of the authorization request (RFC 8707 §2.2)" })
   }
   const config = yield* GatehouseConfig
   const audience = yield* resolveAudience(config, requested.length > 0 ? requested : record.resource)

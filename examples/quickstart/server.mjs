@@ -1,0 +1,196 @@
+/**
+ * The Gatehouse quickstart: an ordinary Express 5 app, with its own pages, that embeds an
+ * OAuth 2.1 / OpenID Connect authorization server at its own origin.
+ *
+ *   npm start                      http://localhost:3000
+ *   PORT=4000 npm start            http://localhost:4000
+ *   ISSUER=https://auth.example.com PORT=8080 npm start   (behind your TLS proxy)
+ *
+ * Plain JavaScript on the built packages (`tsc -b` at the repository root), so it runs on
+ * Node 20 as is. Everything Gatehouse-specific is in `createGatehouseFor` and the two
+ * `app.use` lines in `createApp`; the rest is the host app.
+ */
+import { createGatehouse } from "@gatehouse/core"
+import { fetchMiddleware, gatehouseMiddleware } from "@gatehouse/express"
+import { DrizzleStorage } from "@gatehouse/drizzle"
+import { memoryAccounts } from "@gatehouse/testkit"
+import { createInteractionPages } from "@gatehouse/ui"
+import express from "express"
+import { once } from "node:events"
+import { realpathSync } from "node:fs"
+import { createServer } from "node:http"
+import { fileURLToPath } from "node:url"
+
+/** The demo account (the default login page checks these credentials through the Accounts port). */
+export const DEMO_USERS = [
+  {
+    id: "alice",
+    username: "alice",
+    password: "wonderland",
+    claims: {
+      name: "Alice Liddell",
+      given_name: "Alice",
+      family_name: "Liddell",
+      preferred_username: "alice",
+      email: "alice@example.com",
+      email_verified: true,
+      locale: "en-GB",
+      zoneinfo: "Europe/London",
+      website: "https://example.com/alice",
+      phone_number: "+44 20 7946 0000",
+      phone_number_verified: false,
+      address: { street_address: "1 Rabbit Hole", locality: "Oxford", postal_code: "OX1 1AA", country: "GB" }
+    }
+  }
+]
+
+/**
+ * Where Gatehouse keeps clients, codes, tokens, sessions and signing keys. One variable
+ * chooses: `DATABASE_URL=file:/path/to/db.sqlite` (SQLite, the default being
+ * `examples/quickstart/.data/gatehouse.sqlite`) or `DATABASE_URL=postgres://...` (set
+ * `GATEHOUSE_KEK` too: the key that encrypts private signing keys at rest). Several
+ * processes with the same ISSUER and DATABASE_URL behave as one server.
+ */
+export const defaultDatabaseUrl = () =>
+  process.env.DATABASE_URL || `file:${fileURLToPath(new URL("./.data/gatehouse.sqlite", import.meta.url))}`
+
+export const storage = (databaseUrl = defaultDatabaseUrl()) => DrizzleStorage.fromUrl(databaseUrl)
+
+/** The authorization server, at the app's own origin. */
+export const createGatehouseFor = (issuer, databaseUrl) =>
+  createGatehouse({
+    issuer,
+    storage: storage(databaseUrl),
+    accounts: memoryAccounts(DEMO_USERS),
+    // > [!WARNING] open dynamic registration (RFC 7591): anyone can register a client. Fine
+    // > for a local demo; use an initial access token (registration.initialAccessToken) elsewhere.
+    registration: { open: true }
+  })
+
+const escape = (s) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;" })[c])
+
+const homePage = (issuer) => {
+  const e = escape
+  const discovery = `${issuer}/.well-known/openid-configuration`
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Gatehouse quickstart</title>
+<style>
+body{font:16px/1.6 system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1.25rem;color:#1b1f24}
+code,pre{background:#f2f4f7;border-radius:4px}code{padding:.1rem .3rem}pre{padding:1rem;overflow-x:auto}
+a{color:#1f4fd1}h1{line-height:1.2}
+</style>
+</head>
+<body>
+<main>
+<h1>Gatehouse quickstart</h1>
+<p>This is an ordinary Express app with its own pages (like this one). It also embeds
+<strong>Gatehouse</strong>, an OAuth 2.1 and OpenID Connect authorization server, at its own origin:
+the issuer is <code>${e(issuer)}</code>.</p>
+<h2>Endpoints</h2>
+<ul>
+<li>OpenID Connect discovery: <a href="${e(discovery)}">${e(discovery)}</a></li>
+<li>OAuth server metadata: <a href="${e(issuer)}/.well-known/oauth-authorization-server">/.well-known/oauth-authorization-server</a></li>
+<li>Signing keys: <a href="${e(issuer)}/jwks">/jwks</a></li>
+</ul>
+<h2>Try it</h2>
+<p>Register a client (dynamic registration is open in this demo):</p>
+<pre>curl -s ${e(issuer)}/register -H 'content-type: application/json' \\
+  -d '{"redirect_uris":["http://localhost:8080/callback"],"client_name":"My app"}'</pre>
+<p>Point any OpenID Connect client library at the issuer above, start the authorization code flow
+with PKCE, and sign in with the demo account: username <code>alice</code>, password <code>wonderland</code>.</p>
+</main>
+</body>
+</html>
+`
+}
+
+/** The host app: its own routes, plus Gatehouse and its default pages. */
+export const createApp = (gatehouse) => {
+  const app = express()
+  app.disable("x-powered-by")
+  // the host's own body parsers, app-wide: Gatehouse copes with bodies already parsed
+  app.use(express.urlencoded({ extended: false }))
+  app.use(express.json())
+
+  // Gatehouse: its endpoints at the root (discovery at the issuer's /.well-known/ paths)...
+  app.use(gatehouseMiddleware(gatehouse))
+  // ...and the default login and consent pages at /interaction/:id
+  app.use(fetchMiddleware(createInteractionPages(gatehouse, { title: "Gatehouse quickstart" }), { origin: gatehouse.config.origin }))
+
+  app.get("/", (_req, res) => {
+    res.set({
+      "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+      "x-content-type-options": "nosniff"
+    })
+    res.type("html").send(homePage(gatehouse.config.issuer))
+  })
+  return app
+}
+
+/**
+ * Start the app: `{ port = 3000, issuer, host, databaseUrl }`. `port: 0` picks a free port; the issuer
+ * is `http://localhost:<port>` unless `issuer` is given. Resolves once it is listening
+ * with its signing keys ready, to `{ url, port, gatehouse, close() }`.
+ */
+export const startQuickstart = async (options = {}) => {
+  const port = options.port ?? 3000
+  let handle = (_req, res) => {
+    res.statusCode = 503
+    res.end("starting")
+  }
+  const server = createServer((req, res) => handle(req, res))
+  server.listen(port, options.host)
+  await once(server, "listening")
+  const actualPort = server.address().port
+  const issuer = options.issuer ?? `http://localhost:${actualPort}`
+  let gatehouse
+  try {
+    gatehouse = createGatehouseFor(issuer, options.databaseUrl)
+    // keys generated now rather than on the first request
+    await gatehouse.ready()
+  } catch (error) {
+    server.close()
+    throw error
+  }
+  handle = createApp(gatehouse)
+  return {
+    url: issuer,
+    port: actualPort,
+    gatehouse,
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(() => resolve()))
+      await gatehouse.dispose()
+    }
+  }
+}
+
+const isMain = () => {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url))
+  } catch {
+    return false
+  }
+}
+
+if (isMain()) {
+  const app = await startQuickstart({
+    port: process.env.PORT === undefined ? 3000 : Number(process.env.PORT),
+    issuer: process.env.ISSUER || undefined,
+    host: process.env.HOST || undefined
+  })
+  console.log(`Gatehouse quickstart running at ${app.url} (port ${app.port})`)
+  console.log(`  discovery:    ${app.url}/.well-known/openid-configuration`)
+  console.log(`  demo account: username "alice", password "wonderland"`)
+  const db = defaultDatabaseUrl()
+  console.log(`  storage:      ${db.startsWith("file:") ? db : db.replace(/\/\/[^@/]*@/, "//***@")}`)
+  const stop = () => {
+    app.close().then(() => process.exit(0), () => process.exit(1))
+  }
+  process.once("SIGINT", stop)
+  process.once("SIGTERM", stop)
+}

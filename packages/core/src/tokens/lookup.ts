@@ -1,0 +1,81 @@
+/**
+ * The stored record behind a presented token, for the endpoints that receive tokens back:
+ * userinfo (RFC 6750), introspection (RFC 7662) and revocation (RFC 7009). Access tokens are
+ * found by digest of the value (opaque) or of `jti:<jti>` (JWT, signature checked first, see
+ * tokens/access_token.ts); refresh tokens by digest of the value.
+ */
+import { Clock, Effect } from "effect"
+import type * as jose from "jose"
+import { GatehouseConfig } from "../config.js"
+import type { ServerError, StorageError } from "../errors.js"
+import { type AccessTokenRecord, AccessTokenStore } from "../ports/AccessTokenStore.js"
+import { Crypto } from "../ports/Crypto.js"
+import { type RefreshTokenRecord, RefreshTokenStore } from "../ports/RefreshTokenStore.js"
+import { Keys } from "./keys.js"
+
+/** RFC 7515 §7.1: three base64url segments. Opaque tokens are one base64url string (no dots). */
+const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+
+export interface ActiveAccessToken {
+  readonly record: AccessTokenRecord
+  /** the verified claims, for JWT access tokens */
+  readonly jwt?: jose.JWTPayload | undefined
+}
+
+/**
+ * The record of an access token that is active now, or undefined (unknown, forged, expired,
+ * revoked). A JWT must verify against our keys with `iss` = the issuer, `typ` = `at+jwt`
+ * (RFC 9068 §4: so an ID token, also signed by us, is never taken for an access token) and
+ * `exp` in the future by the Effect clock; its record (by `jti`) must exist and be unrevoked
+ * too, which is what makes revocation of a JWT effective here.
+ */
+export const findActiveAccessToken = Effect.fnUntraced(function*(
+  token: string
+): Effect.fn.Return<ActiveAccessToken | undefined, StorageError | ServerError, GatehouseConfig | Crypto | Keys | AccessTokenStore> {
+  const crypto = yield* Crypto
+  const now = yield* Clock.currentTimeMillis
+  let digest: string
+  let jwt: jose.JWTPayload | undefined
+  if (JWS_COMPACT.test(token)) {
+    const config = yield* GatehouseConfig
+    const verified = yield* (yield* Keys).verify(token, {
+      issuer: config.issuer,
+      typ: "at+jwt",
+      currentDate: new Date(now),
+      requiredClaims: ["jti", "exp"]
+    }).pipe(Effect.catchTag("JoseError", () => Effect.succeed(undefined)))
+    const jti = verified?.payload.jti
+    if (verified === undefined || typeof jti !== "string" || jti === "") return undefined
+    digest = yield* crypto.digest(`jti:${jti}`)
+    jwt = verified.payload
+  } else {
+    digest = yield* crypto.digest(token)
+  }
+  const record = yield* (yield* AccessTokenStore).find(digest)
+  if (record === undefined || record.format !== (jwt ? "jwt" : "opaque")) return undefined
+  if (record.revokedAt !== undefined || record.expiresAt <= now) return undefined
+  // a JWT whose claims disagree with its record is not ours to honour
+  if (jwt !== undefined && jwt["client_id"] !== record.clientId) return undefined
+  return { record, jwt }
+})
+
+export interface FoundRefreshToken {
+  readonly record: RefreshTokenRecord
+  /**
+   * Usable now: not revoked, not consumed (a rotated token is spent, RFC 9700 §4.14.2),
+   * not expired.
+   */
+  readonly active: boolean
+}
+
+/** The record of a refresh token, active or not; undefined when unknown. */
+export const findRefreshToken = Effect.fnUntraced(function*(
+  token: string
+): Effect.fn.Return<FoundRefreshToken | undefined, StorageError, Crypto | RefreshTokenStore> {
+  const crypto = yield* Crypto
+  const record = yield* (yield* RefreshTokenStore).find(yield* crypto.digest(token))
+  if (record === undefined) return undefined
+  const now = yield* Clock.currentTimeMillis
+  const active = record.revokedAt === undefined && record.consumedAt === undefined && record.expiresAt > now
+  return { record, active }
+})

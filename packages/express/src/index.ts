@@ -1,0 +1,10 @@
+/**
+ * @gatehouse/express: Gatehouse in an Express 5 app (DESIGN.md "The boundary").
+ *
+ * Translation only: an Express request becomes a Fetch `Request`, the handler's `Response`
+ * is written back. Requests for paths the handler does not serve go on to the host's own
+ * routes untouched, so the middleware can be mounted at the root of an existing app.
+ */
+export { fetchMiddleware, type FetchApp, type FetchMiddlewareOptions, gatehouseMiddleware, type GatehouseMiddlewareOptions, type NodeMiddleware } from "./middleware.js"
+export { requestUrl, toFetchRequest, type ToFetchRequestOptions, writeFetchResponse } from "./translate.js"
+export type { NodeNext, NodeRequest, NodeResponse } from "./translate.js"
