@@ -150,7 +150,11 @@ export const resolveConfig = (input: unknown): ResolvedConfig => {
   if (Exit.isFailure(exit)) {
     const message = String(exit.cause).replace(/^Cause\(\[Fail\(SchemaError\(|\)\)\]\)$/g, "")
     throw new GatehouseConfigError(message.split("\n").reduce<Array<string>>((acc, line) => {
-      if (line.startsWith("  at ")) acc[acc.length - 1] = `${line.slice(5)}: ${acc[acc.length - 1]}`
+      if (line.startsWith("  at ")) {
+        // ["ttl"]["accessToken"] -> ttl.accessToken ; ["clients"][0] -> clients[0]
+        const path = line.slice(5).replace(/\["([^"]*)"\]/g, ".$1").replace(/^\./, "")
+        acc[acc.length - 1] = `${path}: ${acc[acc.length - 1]}`
+      }
       else acc.push(line)
       return acc
     }, []))
