@@ -14,6 +14,8 @@ export declare const defaultDatabaseUrl: () => string
 export declare const storage: (databaseUrl?: string) => Parameters<typeof import("@gatehouse/core").createGatehouse>[0]["storage"]
 export declare const createGatehouseFor: (issuer: string, databaseUrl?: string) => GatehouseInstance
 export declare const createApp: (gatehouse: GatehouseInstance) => Express
+/** The resource server behind `GET /api/me` (audience: the issuer). */
+export declare const createResourceServerFor: (gatehouse: GatehouseInstance) => import("@gatehouse/resource").ResourceServerInstance
 
 export interface StartOptions {
   /** default 3000; 0 picks a free port */

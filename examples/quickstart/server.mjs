@@ -8,11 +8,14 @@
  *
  * Plain JavaScript on the built packages (`tsc -b` at the repository root), so it runs on
  * Node 20 as is. Everything Gatehouse-specific is in `createGatehouseFor` and the two
- * `app.use` lines in `createApp`; the rest is the host app.
+ * `app.use` lines in `createApp`, plus the protected `GET /api/me` (`createResourceServerFor`);
+ * the rest is the host app.
  */
 import { createGatehouse } from "@gatehouse/core"
 import { fetchMiddleware, gatehouseMiddleware } from "@gatehouse/express"
 import { DrizzleStorage } from "@gatehouse/drizzle"
+import { createResourceServer } from "@gatehouse/resource"
+import { protectedResourceMetadata, requireToken } from "@gatehouse/resource/express"
 import { memoryAccounts } from "@gatehouse/testkit"
 import { createInteractionPages } from "@gatehouse/ui"
 import express from "express"
@@ -67,6 +70,20 @@ export const createGatehouseFor = (issuer, databaseUrl) =>
     registration: { open: true }
   })
 
+/**
+ * The app's own API is a resource server (RFC 6749 §1.1): it accepts the access tokens
+ * Gatehouse issues for it — JWTs whose `aud` is the issuer (the default audience), verified
+ * against Gatehouse's signing keys. In the same process it asks Gatehouse directly (no network
+ * call); a separate API server would leave `fetch` out and reach the issuer over HTTP.
+ */
+export const createResourceServerFor = (gatehouse) =>
+  createResourceServer({
+    issuer: gatehouse.config.issuer,
+    audience: gatehouse.config.accessToken.defaultAudience,
+    fetch: (input, init) => gatehouse.handler(new Request(input, init)),
+    resourceMetadata: { resource_name: "Gatehouse quickstart API", scopes_supported: ["openid", "profile", "email"] }
+  })
+
 const escape = (s) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;" })[c])
 
 const homePage = (issuer) => {
@@ -95,6 +112,8 @@ the issuer is <code>${e(issuer)}</code>.</p>
 <li>OpenID Connect discovery: <a href="${e(discovery)}">${e(discovery)}</a></li>
 <li>OAuth server metadata: <a href="${e(issuer)}/.well-known/oauth-authorization-server">/.well-known/oauth-authorization-server</a></li>
 <li>Signing keys: <a href="${e(issuer)}/jwks">/jwks</a></li>
+<li>The protected API: <code>GET ${e(issuer)}/api/me</code> with <code>Authorization: Bearer &lt;access token&gt;</code>
+(its metadata: <a href="${e(issuer)}/.well-known/oauth-protected-resource">/.well-known/oauth-protected-resource</a>)</li>
 </ul>
 <h2>Try it</h2>
 <p>Register a client (dynamic registration is open in this demo):</p>
@@ -120,6 +139,23 @@ export const createApp = (gatehouse) => {
   app.use(gatehouseMiddleware(gatehouse))
   // ...and the default login and consent pages at /interaction/:id
   app.use(fetchMiddleware(createInteractionPages(gatehouse, { title: "Gatehouse quickstart" }), { origin: gatehouse.config.origin }))
+
+  // The protected API: GET /api/me for a valid access token (RFC 6750), and its RFC 9728
+  // metadata at /.well-known/oauth-protected-resource
+  const api = createResourceServerFor(gatehouse)
+  app.get(api.metadataPath, protectedResourceMetadata(api))
+  app.get("/api/me", requireToken(api), (req, res) => {
+    const { sub, clientId, scope } = req.auth
+    // the app's own data about the caller: its user, or nothing more for a client acting for itself
+    const user = DEMO_USERS.find((u) => u.id === sub)
+    res.set("cache-control", "no-store")
+    res.json({
+      sub,
+      client_id: clientId,
+      scope: scope.join(" "),
+      ...(user ? { name: user.claims.name, ...(scope.includes("email") ? { email: user.claims.email } : {}) } : {})
+    })
+  })
 
   app.get("/", (_req, res) => {
     res.set({

@@ -77,9 +77,31 @@ export const GatehouseOptions = Schema.Struct({
     refreshToken: Schema.optional(Seconds),
     session: Schema.optional(Seconds),
     interaction: Schema.optional(Seconds),
+    /** RFC 8628 §3.2 `expires_in` of device codes and their user codes. Default 600. */
+    deviceCode: Schema.optional(Seconds),
     registrationSecret: Schema.optional(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))
   })),
   clients: Schema.optional(Schema.Array(StaticClient)),
+  /**
+   * User codes (RFC 8628 §6.1 device flow, RFC 9635 §3.3.3 GNAP): where people type them and
+   * how many wrong codes a browser (or address) may enter (RFC 8628 §5.1).
+   */
+  userCode: Schema.optional(Schema.Struct({
+    /**
+     * The page where users enter codes (RFC 8628 `verification_uri`): a URL or a path on
+     * the issuer's origin. Default "/device" (served by @gatehouse/ui's pages).
+     */
+    verificationUrl: Schema.optional(Schema.String),
+    /** Wrong codes allowed per browser / address within `failureWindow`. Default 5 (RFC 8628 §5.1). */
+    maxFailures: Schema.optional(Seconds),
+    /** Seconds a failure counts for (from the first of a window). Default 900. */
+    failureWindow: Schema.optional(Seconds)
+  })),
+  /** RFC 8628 device authorization grant. */
+  deviceFlow: Schema.optional(Schema.Struct({
+    /** RFC 8628 §3.2 `interval`: seconds between polls. Default 5. */
+    interval: Schema.optional(Seconds)
+  })),
   cookies: Schema.optional(Schema.Struct({
     /** Secure cookies; default true when the issuer is https */
     secure: Schema.optional(Schema.Boolean),
@@ -87,7 +109,57 @@ export const GatehouseOptions = Schema.Struct({
     name: Schema.optional(Schema.String)
   })),
   /** Maximum accepted request body, bytes. Default 64 KiB. */
-  maxBodyBytes: Schema.optional(Seconds)
+  maxBodyBytes: Schema.optional(Seconds),
+  /** GNAP (RFC 9635, RFC 9767): the grant endpoint at `{basePath}/gnap`. On by default. */
+  gnap: Schema.optional(Schema.Struct({
+    /** false: no GNAP endpoints */
+    enabled: Schema.optional(Schema.Boolean),
+    /** RFC 9635 §3.1 `wait`: seconds a client waits between continuation calls while pending. Default 5. */
+    wait: Schema.optional(Seconds),
+    /** RFC 9635 §7.3.1: how old (seconds) a signature's `created` may be. Default 300. */
+    signatureMaxAge: Schema.optional(Seconds),
+    /** RFC 9635 §7.3.1 SHOULD: refuse signatures without a `nonce`. Default false. */
+    requireNonce: Schema.optional(Schema.Boolean),
+    /** RFC 9635 §5.2: continuation calls allowed while pending, then `too_many_attempts`. Default 100. */
+    maxPolls: Schema.optional(Seconds),
+    /**
+     * RFC 9635 §8: the access rights this AS grants — object `type`s and string references,
+     * compared byte for byte. Unset: any type or reference is accepted.
+     */
+    accessTypes: Schema.optional(Schema.Array(Schema.String)),
+    /**
+     * RFC 9635 §2.3.1: pre-registered client instances, referenced by `instance_id` (or
+     * recognised by their key); their `display` takes precedence over what a request says.
+     */
+    clients: Schema.optional(Schema.Array(Schema.Struct({
+      instanceId: Schema.NonEmptyString,
+      /** public JWK with `alg` and `kid` (RFC 9635 §7.1) */
+      key: Schema.Record(Schema.String, Schema.Unknown),
+      /** proofing method, default "httpsig" */
+      proof: Schema.optional(Schema.String),
+      display: Schema.optional(Schema.Struct({
+        name: Schema.optional(Schema.String),
+        uri: Schema.optional(Schema.String),
+        logoUri: Schema.optional(Schema.String)
+      }))
+    }))),
+    /**
+     * RFC 9635 §4.2.2 push finish: the AS POSTs to a URI the client chose.
+     * > [!WARNING] `allowPrivateNetworks: true` lets clients make the AS call loopback and
+     * > private addresses (SSRF, RFC 9635 §11.34). For tests and closed networks only.
+     */
+    finishPush: Schema.optional(Schema.Struct({ allowPrivateNetworks: Schema.optional(Schema.Boolean) })),
+    /**
+     * RFC 9767 §3.2: resource servers allowed to introspect tokens, by public JWK (with `alg`
+     * and `kid`) and proofing method (default "httpsig").
+     */
+    resourceServers: Schema.optional(Schema.Array(Schema.Struct({
+      key: Schema.Record(Schema.String, Schema.Unknown),
+      proof: Schema.optional(Schema.String),
+      /** restrict introspection to tokens whose access rights name these `locations` or types */
+      name: Schema.optional(Schema.String)
+    })))
+  }))
 })
 export type GatehouseOptions = typeof GatehouseOptions.Encoded
 
@@ -100,6 +172,19 @@ export interface ResolvedConfig {
   readonly scopes: ReadonlyArray<string>
   readonly registration: { readonly open: boolean; readonly initialAccessToken?: string | undefined }
   readonly pkceRequired: "all" | "public"
+  /** user codes (RFC 8628 §6.1, RFC 9635 §3.3.3) */
+  readonly userCode: {
+    /** absolute URL of the code entry page (RFC 8628 `verification_uri`) */
+    readonly verificationUri: string
+    readonly maxFailures: number
+    /** seconds */
+    readonly failureWindow: number
+  }
+  /** RFC 8628 device authorization grant */
+  readonly deviceFlow: {
+    /** seconds, RFC 8628 §3.2 `interval` */
+    readonly interval: number
+  }
   readonly accessToken: { readonly format: "jwt" | "opaque"; readonly alg: SigningAlg; readonly defaultAudience: string }
   readonly idTokenAlgs: ReadonlyArray<SigningAlg>
   readonly resources: ReadonlyArray<{ readonly uri: string; readonly format?: "jwt" | "opaque" | undefined; readonly scopes?: ReadonlyArray<string> | undefined }>
@@ -110,11 +195,32 @@ export interface ResolvedConfig {
     readonly refreshToken: number
     readonly session: number
     readonly interaction: number
+    /** RFC 8628 §3.2 `expires_in` */
+    readonly deviceCode: number
     readonly registrationSecret: number
   }
   readonly clients: ReadonlyArray<StaticClient>
   readonly cookies: { readonly secure: boolean; readonly name: string }
   readonly maxBodyBytes: number
+  /** GNAP (RFC 9635) settings */
+  readonly gnap: {
+    readonly enabled: boolean
+    readonly wait: number
+    readonly signatureMaxAge: number
+    readonly requireNonce: boolean
+    readonly maxPolls: number
+    readonly allowPrivatePush: boolean
+    /** undefined: any access type or reference */
+    readonly accessTypes?: ReadonlyArray<string> | undefined
+    /** RFC 9635 §2.3.1 pre-registered client instances */
+    readonly clients: ReadonlyArray<{
+      readonly instanceId: string
+      readonly key: Record<string, unknown>
+      readonly proof: string
+      readonly display?: { readonly name?: string | undefined; readonly uri?: string | undefined; readonly logoUri?: string | undefined } | undefined
+    }>
+    readonly resourceServers: ReadonlyArray<{ readonly key: Record<string, unknown>; readonly proof: string; readonly name?: string | undefined }>
+  }
   /** endpoint URLs, absolute */
   readonly endpoints: {
     readonly authorization: string
@@ -124,7 +230,25 @@ export interface ResolvedConfig {
     readonly registration: string
     readonly introspection: string
     readonly revocation: string
+    /** RFC 8628 §3.1 device authorization endpoint */
+    readonly deviceAuthorization: string
+    /** back from the host's pages after a user code was entered (RFC 8628 §3.3) */
+    readonly deviceResume: string
     readonly resume: string
+    /** RFC 9635 §2 grant endpoint */
+    readonly gnap: string
+    /** RFC 9635 §5 continuation URIs: this + "/" + grant id */
+    readonly gnapContinue: string
+    /** RFC 9635 §6 token management URIs: this + "/" + manage id */
+    readonly gnapToken: string
+    /** RFC 9635 §4.1.1 interaction start (redirect mode): this + "/" + grant id + "/" + secret */
+    readonly gnapInteract: string
+    /** back from the host's pages: RFC 9635 §4.2 finish */
+    readonly gnapResume: string
+    /** RFC 9767 §3.3 token introspection for resource servers */
+    readonly gnapIntrospect: string
+    /** RFC 9767 §3.1 RS-facing discovery, at the origin's root */
+    readonly gnapResourceServerDiscovery: string
   }
 }
 
@@ -198,7 +322,14 @@ export const resolveConfig = (input: unknown): ResolvedConfig => {
   for (const [i, r] of (o.resources ?? []).entries()) {
     if (!URL.canParse(r.uri) || r.uri.includes("#")) problems.push(`resources[${i}].uri: must be an absolute URL without fragment (RFC 8707 §2)`)
   }
+  // RFC 8628 §3.2: verification_uri is an absolute URI the user types; no fragment
+  const verificationUrl = o.userCode?.verificationUrl ?? "/device"
+  const verification = issuerUrl && URL.canParse(verificationUrl, issuerUrl.origin) ? new URL(verificationUrl, issuerUrl.origin) : undefined
+  if (issuerUrl && (!verification || verificationUrl.includes("#") || !/^https?:$/.test(verification.protocol))) {
+    problems.push(`userCode.verificationUrl: must be a path or an http(s) URL without fragment, got "${verificationUrl}"`)
+  }
   if (problems.length > 0 || !issuerUrl) throw new GatehouseConfigError(problems)
+  const verificationUri = verification!.toString()
 
   const issuer = o.issuer.replace(/\/+$/, "")
   const origin = issuerUrl.origin
@@ -221,6 +352,12 @@ export const resolveConfig = (input: unknown): ResolvedConfig => {
     scopes: [...new Set([...OIDC_SCOPES, ...(o.scopes ?? []), ...(o.resources ?? []).flatMap((r) => r.scopes ?? [])])],
     registration: { open: o.registration?.open ?? false, initialAccessToken: o.registration?.initialAccessToken },
     pkceRequired: o.pkce?.required ?? "all",
+    userCode: {
+      verificationUri,
+      maxFailures: o.userCode?.maxFailures ?? 5,
+      failureWindow: o.userCode?.failureWindow ?? 900
+    },
+    deviceFlow: { interval: o.deviceFlow?.interval ?? 5 },
     accessToken: {
       format: o.accessToken?.format ?? "jwt",
       alg: o.accessToken?.alg ?? "ES256",
@@ -235,6 +372,7 @@ export const resolveConfig = (input: unknown): ResolvedConfig => {
       refreshToken: o.ttl?.refreshToken ?? 14 * 24 * 3600,
       session: o.ttl?.session ?? 14 * 24 * 3600,
       interaction: o.ttl?.interaction ?? 600,
+      deviceCode: o.ttl?.deviceCode ?? 600,
       registrationSecret: o.ttl?.registrationSecret ?? 0
     },
     clients: o.clients ?? [],
@@ -248,7 +386,27 @@ export const resolveConfig = (input: unknown): ResolvedConfig => {
       registration: `${base}/register`,
       introspection: `${base}/introspect`,
       revocation: `${base}/revoke`,
-      resume: `${base}/authorize/resume`
+      deviceAuthorization: `${base}/device_authorization`,
+      deviceResume: `${base}/device/resume`,
+      resume: `${base}/authorize/resume`,
+      gnap: `${base}/gnap`,
+      gnapContinue: `${base}/gnap/continue`,
+      gnapToken: `${base}/gnap/token`,
+      gnapInteract: `${base}/gnap/interact`,
+      gnapResume: `${base}/gnap/resume`,
+      gnapIntrospect: `${base}/gnap/introspect`,
+      gnapResourceServerDiscovery: `${origin}/.well-known/gnap-as-rs`
+    },
+    gnap: {
+      enabled: o.gnap?.enabled ?? true,
+      wait: o.gnap?.wait ?? 5,
+      signatureMaxAge: o.gnap?.signatureMaxAge ?? 300,
+      requireNonce: o.gnap?.requireNonce ?? false,
+      maxPolls: o.gnap?.maxPolls ?? 100,
+      allowPrivatePush: o.gnap?.finishPush?.allowPrivateNetworks ?? false,
+      accessTypes: o.gnap?.accessTypes,
+      clients: (o.gnap?.clients ?? []).map((c) => ({ instanceId: c.instanceId, key: c.key, proof: c.proof ?? "httpsig", display: c.display })),
+      resourceServers: (o.gnap?.resourceServers ?? []).map((rs) => ({ key: rs.key, proof: rs.proof ?? "httpsig", name: rs.name }))
     }
   }
 }

@@ -55,6 +55,18 @@ export class InvalidRedirectUri extends Schema.TaggedError<InvalidRedirectUri>()
 export class InvalidClientMetadata extends Schema.TaggedError<InvalidClientMetadata>()("InvalidClientMetadata", fields) {}
 /** RFC 7591 §3.2.2 `invalid_software_statement` / `unapproved_software_statement`. */
 export class InvalidSoftwareStatement extends Schema.TaggedError<InvalidSoftwareStatement>()("InvalidSoftwareStatement", fields) {}
+/** RFC 8628 §3.5 `authorization_pending`: the user has not finished the device authorization yet; keep polling. */
+export class AuthorizationPending extends Schema.TaggedError<AuthorizationPending>()("AuthorizationPending", fields) {}
+/** RFC 8628 §3.5 `slow_down`: still pending, and the client polled too fast; its interval grows by 5 s. */
+export class SlowDown extends Schema.TaggedError<SlowDown>()("SlowDown", fields) {}
+/** RFC 8628 §3.5 `expired_token`: the device code expired; the client may start a new device authorization. */
+export class ExpiredToken extends Schema.TaggedError<ExpiredToken>()("ExpiredToken", fields) {}
+/**
+ * RFC 8628 §3.5 `access_denied` at the token endpoint: the user denied the device
+ * authorization. 400 like every RFC 6749 §5.2 token error (the authorization endpoint's
+ * `AccessDenied` is 403 on its error page).
+ */
+export class DeviceAccessDenied extends Schema.TaggedError<DeviceAccessDenied>()("DeviceAccessDenied", fields) {}
 /** Not an endpoint of this server: 404 `not_found`. */
 export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", fields) {}
 /** HTTP method not allowed on this endpoint: 405 with `Allow`. */
@@ -64,6 +76,32 @@ export class MethodNotAllowed extends Schema.TaggedError<MethodNotAllowed>()("Me
 }) {}
 /** Request body too large (RFC 9110 §15.5.14): 413. */
 export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", fields) {}
+/** RFC 9635 §3.6 `invalid_interaction`: the interaction reference is wrong, or no usable interaction mode. */
+export class InvalidInteraction extends Schema.TaggedError<InvalidInteraction>()("InvalidInteraction", fields) {}
+/** RFC 9635 §3.6 `invalid_flag`: the flag configuration is not valid (e.g. a flag listed twice, §2.1.1). */
+export class InvalidFlag extends Schema.TaggedError<InvalidFlag>()("InvalidFlag", fields) {}
+/** RFC 9635 §3.6 `invalid_rotation`: the token rotation request is not valid (§6.1, §6.1.1). */
+export class InvalidRotation extends Schema.TaggedError<InvalidRotation>()("InvalidRotation", fields) {}
+/** RFC 9635 §3.6 `key_rotation_not_supported` (§6.1.1). */
+export class KeyRotationNotSupported extends Schema.TaggedError<KeyRotationNotSupported>()("KeyRotationNotSupported", fields) {}
+/** RFC 9635 §3.6 `invalid_continuation`: the referenced grant cannot be continued (§5). */
+export class InvalidContinuation extends Schema.TaggedError<InvalidContinuation>()("InvalidContinuation", fields) {}
+/** RFC 9635 §3.6 `user_denied`: the RO denied the request. */
+export class UserDenied extends Schema.TaggedError<UserDenied>()("UserDenied", fields) {}
+/** RFC 9635 §3.6 `request_denied`: the request was denied for an unspecified reason. */
+export class RequestDenied extends Schema.TaggedError<RequestDenied>()("RequestDenied", fields) {}
+/** RFC 9635 §3.6 `unknown_user`: the user is unknown or is not the user present at interaction (§2.4). */
+export class UnknownUser extends Schema.TaggedError<UnknownUser>()("UnknownUser", fields) {}
+/** RFC 9635 §3.6 `unknown_interaction`: the interaction integrity could not be established (§4.2.2). */
+export class UnknownInteraction extends Schema.TaggedError<UnknownInteraction>()("UnknownInteraction", fields) {}
+/** RFC 9635 §3.6 `too_fast`: the client did not respect the `wait` period (§5). */
+export class TooFast extends Schema.TaggedError<TooFast>()("TooFast", fields) {}
+/** RFC 9635 §3.6 `too_many_attempts`: a reasonable limit of attempts was reached (§5.1, §5.2). */
+export class TooManyAttempts extends Schema.TaggedError<TooManyAttempts>()("TooManyAttempts", fields) {}
+/** RFC 9767 §3.5 `invalid_resource_server`: the RS is unknown or did not prove its key. */
+export class InvalidResourceServer extends Schema.TaggedError<InvalidResourceServer>()("InvalidResourceServer", fields) {}
+/** RFC 9767 §3.5 `invalid_access`: the RS may not register or introspect this access. */
+export class InvalidAccess extends Schema.TaggedError<InvalidAccess>()("InvalidAccess", fields) {}
 /** A port's backend failed (database down, ...). Rendered as 503 `temporarily_unavailable`, detail logged only. */
 export class StorageError extends Schema.TaggedError<StorageError>()("StorageError", {
   description: Schema.optional(Schema.String),
@@ -97,9 +135,26 @@ export type ProtocolError =
   | InvalidRedirectUri
   | InvalidClientMetadata
   | InvalidSoftwareStatement
+  | AuthorizationPending
+  | SlowDown
+  | ExpiredToken
+  | DeviceAccessDenied
   | NotFound
   | MethodNotAllowed
   | PayloadTooLarge
+  | InvalidInteraction
+  | InvalidFlag
+  | InvalidRotation
+  | KeyRotationNotSupported
+  | InvalidContinuation
+  | UserDenied
+  | RequestDenied
+  | UnknownUser
+  | UnknownInteraction
+  | TooFast
+  | TooManyAttempts
+  | InvalidResourceServer
+  | InvalidAccess
   | StorageError
   | ServerError
 
@@ -127,9 +182,29 @@ export const errorTable = {
   InvalidRedirectUri: { code: "invalid_redirect_uri", status: 400 },
   InvalidClientMetadata: { code: "invalid_client_metadata", status: 400 },
   InvalidSoftwareStatement: { code: "invalid_software_statement", status: 400 },
+  // RFC 8628 §3.5: token endpoint errors while polling, 400 as RFC 6749 §5.2
+  AuthorizationPending: { code: "authorization_pending", status: 400 },
+  SlowDown: { code: "slow_down", status: 400 },
+  ExpiredToken: { code: "expired_token", status: 400 },
+  DeviceAccessDenied: { code: "access_denied", status: 400 },
   NotFound: { code: "not_found", status: 404 },
   MethodNotAllowed: { code: "invalid_request", status: 405 },
   PayloadTooLarge: { code: "invalid_request", status: 413 },
+  // RFC 9635 §3.6 (GNAP defines no HTTP status; these are Gatehouse's choices)
+  InvalidInteraction: { code: "invalid_interaction", status: 400 },
+  InvalidFlag: { code: "invalid_flag", status: 400 },
+  InvalidRotation: { code: "invalid_rotation", status: 400 },
+  KeyRotationNotSupported: { code: "key_rotation_not_supported", status: 400 },
+  InvalidContinuation: { code: "invalid_continuation", status: 400 },
+  UserDenied: { code: "user_denied", status: 403 },
+  RequestDenied: { code: "request_denied", status: 403 },
+  UnknownUser: { code: "unknown_user", status: 400 },
+  UnknownInteraction: { code: "unknown_interaction", status: 400 },
+  TooFast: { code: "too_fast", status: 429 },
+  TooManyAttempts: { code: "too_many_attempts", status: 429 },
+  // RFC 9767 §3.5: RS-facing errors are HTTP 400
+  InvalidResourceServer: { code: "invalid_resource_server", status: 400 },
+  InvalidAccess: { code: "invalid_access", status: 400 },
   StorageError: { code: "temporarily_unavailable", status: 503 },
   ServerError: { code: "server_error", status: 500 }
 } as const satisfies Record<ProtocolError["_tag"], { code: string; status: number }>

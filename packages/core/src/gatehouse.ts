@@ -8,6 +8,7 @@ import { Clients } from "./clients.js"
 import { GatehouseConfig, type GatehouseOptions, resolveConfig, type ResolvedConfig } from "./config.js"
 import type { ProtocolError } from "./errors.js"
 import { authorizeEndpoint, resumeEndpoint } from "./endpoints/authorize.js"
+import { deviceAuthorizationEndpoint, deviceResumeEndpoint } from "./endpoints/device_authorization.js"
 import { introspectEndpoint } from "./endpoints/introspect.js"
 import { jwksEndpoint } from "./endpoints/jwks.js"
 import { authorizationServerMetadataEndpoint, openidConfigurationEndpoint } from "./endpoints/metadata.js"
@@ -20,8 +21,11 @@ import * as InteractionApi from "./interactions/api.js"
 import { Accounts, type Claims } from "./ports/Accounts.js"
 import { Crypto } from "./ports/Crypto.js"
 import { Events, type GatehouseEvent } from "./ports/Events.js"
+import { gnapRoutes } from "./gnap/index.js"
 import type { GatehouseServices, StoragePorts } from "./services.js"
 import { Keys } from "./tokens/keys.js"
+import * as UserCode from "./user-code/index.js"
+import type { UserCodeSubmission, UserCodeSubmitOptions } from "./user-code/index.js"
 
 /** The route table, keyed by absolute pathname. */
 export const routes = (config: ResolvedConfig) => {
@@ -36,6 +40,9 @@ export const routes = (config: ResolvedConfig) => {
     [p(config.endpoints.introspection), { style: "oauth", methods: { POST: introspectEndpoint } }],
     [p(config.endpoints.revocation), { style: "oauth", cors: true, methods: { POST: revokeEndpoint } }],
     [p(config.endpoints.registration), { style: "oauth", methods: { POST: registerEndpoint } }],
+    // RFC 8628 §3.1 device authorization, and the end of the user's side (§3.3)
+    [p(config.endpoints.deviceAuthorization), { style: "oauth", cors: true, methods: { POST: deviceAuthorizationEndpoint } }],
+    [p(config.endpoints.deviceResume), { style: "page", methods: { GET: deviceResumeEndpoint } }],
     // RFC 8414 §3: /.well-known/oauth-authorization-server inserted before the issuer's path
     [`/.well-known/oauth-authorization-server${issuerPath}`, { style: "oauth", cors: true, methods: { GET: authorizationServerMetadataEndpoint } }],
     // OIDC Discovery §4: issuer + /.well-known/openid-configuration
@@ -44,6 +51,10 @@ export const routes = (config: ResolvedConfig) => {
   const prefixes: Array<readonly [string, Route<GatehouseServices>]> = [
     [`${p(config.endpoints.registration)}/`, { style: "bearer", methods: { GET: clientConfigurationEndpoint, PUT: clientConfigurationEndpoint, DELETE: clientConfigurationEndpoint } }]
   ]
+  // RFC 9635 GNAP (grant, continuation, token management, interaction) and RFC 9767 §3.1
+  const gnap = gnapRoutes(config)
+  for (const [path, route] of gnap.exact) table.set(path, route)
+  prefixes.push(...gnap.prefixes)
   return { table, prefixes }
 }
 
@@ -81,7 +92,7 @@ export const servicesLayer = (o: GatehouseLayerOptions): Layer.Layer<GatehouseSe
     o.storage,
     o.accounts,
     o.events ?? Events.layerNoop,
-    o.crypto ?? Crypto.layerWebCrypto
+    o.crypto ?? Crypto.layerDefault
   )
   return Layer.mergeAll(Keys.layer, Clients.layer).pipe(Layer.provideMerge(base))
 }
@@ -126,16 +137,28 @@ export interface InteractionsApi {
   deny(id: string, reason?: InteractionApi.DenyReason): Promise<{ readonly redirectTo: string }>
 }
 
+/** The user-code entry page's operations (RFC 8628 `verification_uri`, RFC 9635 §4.1.2). */
+export interface UserCodesApi {
+  submit(userCode: string, options: UserCodeSubmitOptions): Promise<UserCodeSubmission>
+}
+
 export interface GatehouseInstance {
   readonly config: ResolvedConfig
   /** The Fetch handler: mount it with an adapter or pass requests directly. */
   readonly handler: (request: Request) => Promise<Response>
   readonly interactions: InteractionsApi
+  /** The user-code entry page's operations (device flow, GNAP user codes). */
+  readonly userCodes: UserCodesApi
   /**
    * Whether a pathname is one of Gatehouse's endpoints (adapters pass other requests on to
    * the host app).
    */
   readonly handles: (pathname: string) => boolean
+  /**
+   * The pathnames `handles` accepts, for adapters that register routes (Fastify): `exact`
+   * paths, and `prefixes` (ending in "/") under which any path is served.
+   */
+  readonly paths: { readonly exact: ReadonlyArray<string>; readonly prefixes: ReadonlyArray<string> }
   /** The Accounts port's credential check, for login pages (`@gatehouse/ui`). */
   readonly accounts: { authenticate(username: string, password: string): Promise<string | undefined> }
   readonly keys: { rotate(alg: ResolvedConfig["accessToken"]["alg"]): Promise<void> }
@@ -174,7 +197,9 @@ export const createGatehouse = (options: CreateGatehouseOptions): GatehouseInsta
       complete: (id, result) => run(InteractionApi.complete(id, result)),
       deny: (id, reason) => run(InteractionApi.deny(id, reason))
     },
+    userCodes: { submit: (userCode, o) => run(UserCode.submitFromPage(userCode, o)) },
     handles: (pathname) => table.has(trim(pathname)) || prefixes.some(([prefix]) => pathname.startsWith(prefix)),
+    paths: { exact: [...table.keys()], prefixes: prefixes.map(([prefix]) => prefix) },
     accounts: { authenticate: (u, p) => run(Effect.flatMap(Accounts, (a) => a.authenticate(u, p))) },
     keys: { rotate: (alg) => run(Effect.flatMap(Keys, (k) => k.rotate(alg))) },
     run,

@@ -6,7 +6,10 @@ import type { Accounts } from "./ports/Accounts.js"
 import type { AuthorizationCodeStore } from "./ports/AuthorizationCodeStore.js"
 import type { ClientStore } from "./ports/ClientStore.js"
 import type { Crypto } from "./ports/Crypto.js"
+import type { DeviceCodeStore } from "./ports/DeviceCodeStore.js"
+import type { UserCodeStore } from "./user-code/UserCodeStore.js"
 import type { Events } from "./ports/Events.js"
+import type { GnapGrantStore } from "./ports/GnapGrantStore.js"
 import type { GrantStore } from "./ports/GrantStore.js"
 import type { InteractionStore } from "./ports/InteractionStore.js"
 import type { KeyStore } from "./ports/KeyStore.js"
@@ -24,5 +27,8 @@ export type StoragePorts =
   | InteractionStore
   | ReplayCache
   | KeyStore
+  | DeviceCodeStore
+  | UserCodeStore
+  | GnapGrantStore
 
 export type GatehouseServices = StoragePorts | Accounts | Events | Crypto | GatehouseConfig | Keys | Clients

@@ -63,7 +63,7 @@ describe("authorization server metadata (RFC 8414)", () => {
     expect(body["response_types_supported"]).toEqual(["code"])
     expect(body["response_modes_supported"]).toEqual(["query", "form_post"])
     expect(body["code_challenge_methods_supported"]).toEqual(["S256"])
-    expect([...body["grant_types_supported"] as Array<string>].sort()).toEqual(["authorization_code", "client_credentials", "refresh_token"])
+    expect([...body["grant_types_supported"] as Array<string>].sort()).toEqual(["authorization_code", "client_credentials", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"])
   })
 
   it("RFC 8414 §2: client authentication methods and their algs at token, introspection and revocation; never none or HMAC algs", async () => {

@@ -121,7 +121,7 @@ export const sessions = pgTable("sessions", {
 /** Pending user interactions (login, consent, ...). */
 export const interactions = pgTable("interactions", {
   id: text("id").primaryKey(),
-  kind: text("kind", { enum: ["authorize"] }).notNull(),
+  kind: text("kind", { enum: ["authorize", "device", "gnap"] }).notNull(),
   state: text("state", { enum: ["pending", "authenticated", "completed", "denied", "consumed"] }).notNull(),
   clientId: text("client_id").notNull(),
   bindingDigest: text("binding_digest").notNull(),
@@ -178,10 +178,38 @@ export const deviceCodes = pgTable("device_codes", {
   expiresAt: time("expires_at").notNull(),
   consumedAt: time("consumed_at")
 }, (t) => [
-  uniqueIndex("device_codes_user_code_digest_idx").on(t.userCodeDigest),
+  // not unique since 0002: uniqueness among live codes is the user_codes table's (an expired,
+  // not yet swept device code may still carry a digest a new code reuses)
+  index("device_codes_user_code_digest_idx").on(t.userCodeDigest),
   index("device_codes_grant_id_idx").on(t.grantId),
   index("device_codes_expires_at_idx").on(t.expiresAt)
 ])
+
+/** The user-code engine (RFC 8628 §6.1, RFC 9635 §3.3.3): which interaction a user code opens. */
+export const userCodes = pgTable("user_codes", {
+  /** digest of the normalised user code */
+  userCodeDigest: text("user_code_digest").primaryKey(),
+  interactionId: text("interaction_id").notNull(),
+  /** the interaction's kind: device, gnap */
+  kind: text("kind").notNull(),
+  clientId: text("client_id").notNull(),
+  createdAt: time("created_at").notNull(),
+  expiresAt: time("expires_at").notNull(),
+  /** when a browser entered it (or it was retired): one-time use (RFC 9635 §4) */
+  claimedAt: time("claimed_at")
+}, (t) => [
+  index("user_codes_interaction_id_idx").on(t.interactionId),
+  index("user_codes_expires_at_idx").on(t.expiresAt)
+])
+
+/** Wrong user codes per browser / address, in fixed windows (RFC 8628 §5.1). */
+export const userCodeAttempts = pgTable("user_code_attempts", {
+  /** digest naming who typed (browser, address) */
+  key: text("key").primaryKey(),
+  count: integer("count").notNull(),
+  /** end of the window */
+  resetsAt: time("resets_at").notNull()
+}, (t) => [index("user_code_attempts_resets_at_idx").on(t.resetsAt)])
 
 /** RFC 9635 GNAP grants with their continuation state: ready for the GNAP issue. */
 export const gnapGrants = pgTable("gnap_grants", {
@@ -203,12 +231,43 @@ export const gnapGrants = pgTable("gnap_grants", {
   accountId: text("account_id"),
   createdAt: time("created_at").notNull(),
   updatedAt: time("updated_at").notNull(),
-  expiresAt: time("expires_at").notNull()
+  expiresAt: time("expires_at").notNull(),
+  /** compare-and-set counter: every update writes version + 1 of the version it read (0003_gnap) */
+  version: integer("version").notNull().default(1),
+  /** no continuation before this (RFC 9635 §3.1 `wait`) (0003_gnap) */
+  continueAfter: time("continue_after").notNull().default(0)
 }, (t) => [
   uniqueIndex("gnap_grants_continue_token_digest_idx").on(t.continueTokenDigest),
   uniqueIndex("gnap_grants_interact_ref_digest_idx").on(t.interactRefDigest),
   index("gnap_grants_client_key_thumbprint_idx").on(t.clientKeyThumbprint),
-  index("gnap_grants_expires_at_idx").on(t.expiresAt)
+  index("gnap_grants_expires_at_idx").on(t.expiresAt),
+  index("gnap_grants_client_instance_id_idx").on(t.clientInstanceId)
+])
+
+/** RFC 9635 §3.2 access tokens issued from GNAP grants, with their management state (§6) (0003_gnap). */
+export const gnapTokens = pgTable("gnap_tokens", {
+  tokenDigest: text("token_digest").primaryKey(),
+  grantId: text("grant_id").notNull(),
+  /** the id in the token management URI (RFC 9635 §3.2.1) */
+  manageId: text("manage_id").notNull(),
+  manageTokenDigest: text("manage_token_digest").notNull(),
+  label: text("label"),
+  /** JSON list */
+  flags: text("flags").notNull(),
+  /** JSON of the access rights (RFC 9635 §8) */
+  access: text("access").notNull(),
+  /** JSON of the key object the token is bound to / managed with */
+  key: text("key"),
+  clientKeyThumbprint: text("client_key_thumbprint").notNull(),
+  clientInstanceId: text("client_instance_id"),
+  accountId: text("account_id"),
+  issuedAt: time("issued_at").notNull(),
+  expiresAt: time("expires_at").notNull(),
+  revokedAt: time("revoked_at")
+}, (t) => [
+  uniqueIndex("gnap_tokens_manage_id_idx").on(t.manageId),
+  index("gnap_tokens_grant_id_idx").on(t.grantId),
+  index("gnap_tokens_expires_at_idx").on(t.expiresAt)
 ])
 
 export const tables = {
@@ -222,5 +281,8 @@ export const tables = {
   keys,
   replay,
   deviceCodes,
-  gnapGrants
+  userCodes,
+  userCodeAttempts,
+  gnapGrants,
+  gnapTokens
 }

@@ -7,10 +7,13 @@
 import {
   AccessTokenStore,
   AuthorizationCodeStore,
+  GnapGrantStore,
   GrantStore,
   InteractionStore,
   RefreshTokenStore,
   ReplayCache,
+  DeviceCodeStore,
+  UserCodeStore,
   StorageError
 } from "@gatehouse/core"
 import { Cause, Clock, type Duration, Effect, Layer, Schedule } from "effect"
@@ -24,6 +27,10 @@ export interface SweepReport {
   readonly grants: number
   readonly interactions: number
   readonly replay: number
+  /** RFC 8628 device codes */
+  readonly deviceCodes: number
+  /** user codes and their failure windows */
+  readonly userCodes: number
 }
 
 /** Delete every row that expired before `now` (default: the Clock's time), in every port. */
@@ -34,9 +41,13 @@ export const sweepAll = (now?: number): Effect.Effect<SweepReport, StorageError,
       authorizationCodes: yield* AuthorizationCodeStore.use((s) => s.sweep(at)),
       refreshTokens: yield* RefreshTokenStore.use((s) => s.sweep(at)),
       accessTokens: yield* AccessTokenStore.use((s) => s.sweep(at)),
-      grants: yield* GrantStore.use((s) => s.sweep(at)),
+      // sessions, and GNAP grants (RFC 9635) with their tokens
+      grants: (yield* GrantStore.use((s) => s.sweep(at))) +
+        (yield* GnapGrantStore.use((s) => Effect.zipWith(s.sweep(at), s.sweepTokens(at), (a, b) => a + b))),
       interactions: yield* InteractionStore.use((s) => s.sweep(at)),
-      replay: yield* ReplayCache.use((s) => s.sweep(at))
+      replay: yield* ReplayCache.use((s) => s.sweep(at)),
+      deviceCodes: yield* DeviceCodeStore.use((s) => s.sweep(at)),
+      userCodes: yield* UserCodeStore.use((s) => s.sweep(at))
     }
   })
 

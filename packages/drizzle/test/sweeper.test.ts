@@ -46,7 +46,9 @@ describe("sweeping", () => {
       accessTokens: 0,
       grants: 0,
       interactions: 0,
-      replay: 1_203
+      replay: 1_203,
+      deviceCodes: 0,
+      userCodes: 0
     })
   })
 

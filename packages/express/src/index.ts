@@ -5,6 +5,23 @@
  * is written back. Requests for paths the handler does not serve go on to the host's own
  * routes untouched, so the middleware can be mounted at the root of an existing app.
  */
-export { fetchMiddleware, type FetchApp, type FetchMiddlewareOptions, gatehouseMiddleware, type GatehouseMiddlewareOptions, type NodeMiddleware } from "./middleware.js"
-export { requestUrl, toFetchRequest, type ToFetchRequestOptions, writeFetchResponse } from "./translate.js"
+export {
+  fetchMiddleware,
+  type FetchApp,
+  type FetchMiddlewareOptions,
+  type GatehouseApp,
+  gatehouseDiscovery,
+  gatehouseMiddleware,
+  type GatehouseMiddlewareOptions,
+  type NodeMiddleware
+} from "./middleware.js"
+export {
+  abortFetchRequest,
+  acceptTextResponse,
+  readSmallBody,
+  requestUrl,
+  toFetchRequest,
+  type ToFetchRequestOptions,
+  writeFetchResponse
+} from "./translate.js"
 export type { NodeNext, NodeRequest, NodeResponse } from "./translate.js"

@@ -2,7 +2,17 @@
  * The Express middleware: requests for the handler's paths are translated and answered,
  * every other request goes on to the host app (`next()`), untouched and unread.
  */
-import { type NodeNext, type NodeRequest, type NodeResponse, requestUrl, toFetchRequest, writeFetchResponse } from "./translate.js"
+import {
+  abortFetchRequest,
+  acceptTextResponse,
+  type NodeNext,
+  type NodeRequest,
+  type NodeResponse,
+  readSmallBody,
+  requestUrl,
+  toFetchRequest,
+  writeFetchResponse
+} from "./translate.js"
 
 /** Anything that answers Fetch requests for some paths: a Gatehouse instance, `@gatehouse/ui`'s pages. */
 export interface FetchApp {
@@ -27,7 +37,11 @@ export interface FetchMiddlewareOptions {
 export interface GatehouseMiddlewareOptions {
   /**
    * Take the request origin from `X-Forwarded-Proto` / `X-Forwarded-Host` (first value)
-   * instead of the issuer's origin.
+   * instead of the issuer's origin. When the Express app has its own `trust proxy` setting
+   * (`app.set("trust proxy", "loopback")`), only requests from a peer it trusts do so; the
+   * others get the issuer's origin. The issuer itself never comes from a request
+   * (RFC 8414 §2, RFC 9207): this is the URL the handler sees, which `@gatehouse/ui`
+   * compares with a form's `Origin`.
    *
    * > [!WARNING]
    * > Only behind a proxy you control that sets these headers on every request; otherwise
@@ -58,43 +72,78 @@ export const fetchMiddleware = (app: FetchApp, options: FetchMiddlewareOptions =
       next()
       return
     }
-    const controller = new AbortController()
+    // the request's `signal` aborts when the client goes away (made only if the handler reads it)
+    let aborted = false
+    let request: Request | undefined
     const onClose = () => {
-      if (!res.writableFinished) controller.abort()
+      if (res.writableFinished) return
+      aborted = true
+      if (request !== undefined) abortFetchRequest(request)
     }
     res.once("close", onClose)
     // a client abort surfaces as an 'error' on the socket streams; never let it reach the host as uncaught
     req.on("error", ignore)
     res.on("error", ignore)
-    let request: Request
-    try {
-      request = toFetchRequest(req, { ...options, signal: controller.signal }, url)
-    } catch (error) {
-      next(error)
-      return
-    }
-    app.handler(request).then(
-      (response) => writeFetchResponse(response, res, request.method),
-      (error: unknown) => {
-        if (!controller.signal.aborted) next(error)
+    const handle = (body?: Uint8Array) => {
+      try {
+        request = toFetchRequest(req, options, url, body)
+      } catch (error) {
+        next(error)
+        return
       }
-    ).catch((error: unknown) => {
-      if (!controller.signal.aborted && !res.headersSent) next(error)
-    })
+      // this middleware writes the answer itself: a text answer need not become a stream first
+      acceptTextResponse(request)
+      const method = request.method
+      app.handler(request).then(
+        (response) => writeFetchResponse(response, res, method),
+        (error: unknown) => {
+          if (!aborted) next(error)
+        }
+      ).catch((error: unknown) => {
+        if (!aborted && !res.headersSent) next(error)
+      })
+    }
+    // a small body (every OAuth form) is read first: no stream between Node and the Request
+    const small = readSmallBody(req)
+    if (small === undefined) handle()
+    else {
+      small.then(handle, (error: unknown) => {
+        // the client went away mid-body: nobody is left to answer
+        if (!aborted && !res.destroyed) next(error)
+      })
+    }
   }
 
 const ignore = () => {}
 
+/** What the middleware uses of a Gatehouse instance (`createGatehouse(...)`). */
+export type GatehouseApp = FetchApp & { readonly config: { readonly origin: string } }
+
 /**
- * Gatehouse as Express middleware. Mount it at the root of the app
- * (`app.use(gatehouseMiddleware(gh))`) so discovery is served at the issuer's
- * `/.well-known/` paths; it answers only Gatehouse's own paths and passes everything else
- * on. It may also be mounted under a prefix (`app.use("/oauth", ...)`) matching the
- * config's `basePath`; only the paths under that prefix are then reachable through it.
+ * Gatehouse as Express middleware. Mounted at the root of the app
+ * (`app.use(gatehouseMiddleware(gh))`) it serves every Gatehouse path, discovery at the
+ * issuer's `/.well-known/` paths included, whatever the config's `basePath`; it answers
+ * only Gatehouse's own paths and passes everything else on.
+ *
+ * It may also be mounted under the config's `basePath` (`app.use("/oauth", ...)` with
+ * `basePath: "/oauth"`): it then serves the endpoints there, and `gatehouseDiscovery(gh)`
+ * mounted at the root serves discovery at the origin's `/.well-known/` paths.
  *
  * The host's body parsers may run before it: a consumed body is re-serialized.
  */
-export const gatehouseMiddleware = (
-  gh: FetchApp & { readonly config: { readonly origin: string } },
-  options: GatehouseMiddlewareOptions = {}
-): NodeMiddleware => fetchMiddleware(gh, { origin: gh.config.origin, trustProxy: options.trustProxy })
+export const gatehouseMiddleware = (gh: GatehouseApp, options: GatehouseMiddlewareOptions = {}): NodeMiddleware =>
+  fetchMiddleware(gh, { origin: gh.config.origin, trustProxy: options.trustProxy })
+
+/**
+ * Only Gatehouse's discovery documents (its paths with a `/.well-known/` segment:
+ * RFC 8414 §3, OIDC Discovery §4), for an app that mounts the endpoints under a prefix.
+ * The issuer is the app's origin, so discovery belongs at the root:
+ *
+ *   app.use(gatehouseDiscovery(gatehouse))              // /.well-known/openid-configuration, ...
+ *   app.use("/oauth", gatehouseMiddleware(gatehouse))   // basePath: "/oauth"
+ */
+export const gatehouseDiscovery = (gh: GatehouseApp, options: GatehouseMiddlewareOptions = {}): NodeMiddleware =>
+  fetchMiddleware(
+    { handler: gh.handler, handles: (pathname) => pathname.includes("/.well-known/") && gh.handles(pathname) },
+    { origin: gh.config.origin, trustProxy: options.trustProxy }
+  )

@@ -8,7 +8,6 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { Readable } from "node:stream"
-import { pipeline } from "node:stream/promises"
 
 /** What the translation reads from a request: Node's `IncomingMessage` plus Express's extras. */
 export interface NodeRequest extends IncomingMessage {
@@ -30,7 +29,8 @@ export interface ToFetchRequestOptions {
   readonly origin?: string | undefined
   /**
    * Build the origin from the first `X-Forwarded-Proto` and `X-Forwarded-Host` values
-   * (falling back to the connection and `Host`), instead of `origin`.
+   * (falling back to the connection and `Host`), instead of `origin`. When the Express app
+   * has its own `trust proxy` setting, those headers count only from a peer it trusts.
    *
    * > [!WARNING]
    * > Only when every request reaches the app through a proxy you control that sets (and
@@ -66,11 +66,28 @@ const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-_~%]+)(?::\d{1,5})?$/
 
 const isEncrypted = (req: IncomingMessage) => (req.socket as { encrypted?: boolean } | null)?.encrypted === true
 
+/**
+ * Whether the host app's own Express `trust proxy` setting trusts the peer that sent this
+ * request (the same test `req.protocol` and `req.host` use); undefined when the app has no
+ * such setting (plain Node, Connect, or Express with it off).
+ */
+const expressTrusts = (req: NodeRequest): boolean | undefined => {
+  const app = (req as { app?: { get?: (name: string) => unknown } }).app
+  if (typeof app?.get !== "function" || !app.get("trust proxy")) return undefined
+  const trust = app.get("trust proxy fn")
+  return typeof trust === "function" ? Boolean((trust as (address: unknown, hop: number) => unknown)(req.socket?.remoteAddress, 0)) : undefined
+}
+
 const originOf = (req: NodeRequest, options: ToFetchRequestOptions): string => {
   if (options.origin !== undefined && !options.trustProxy) return options.origin
-  const forwardedProto = options.trustProxy ? first(req.headers["x-forwarded-proto"])?.toLowerCase() : undefined
+  // with Express's `trust proxy` set, X-Forwarded-* count only from a peer it trusts; any
+  // other peer gets the configured origin
+  const trusted = options.trustProxy === true ? expressTrusts(req) : undefined
+  if (trusted === false && options.origin !== undefined) return options.origin
+  const forwarded = options.trustProxy === true && trusted !== false
+  const forwardedProto = forwarded ? first(req.headers["x-forwarded-proto"])?.toLowerCase() : undefined
   const proto = forwardedProto === "http" || forwardedProto === "https" ? forwardedProto : isEncrypted(req) ? "https" : "http"
-  const forwardedHost = options.trustProxy ? first(req.headers["x-forwarded-host"]) : undefined
+  const forwardedHost = forwarded ? first(req.headers["x-forwarded-host"]) : undefined
   const host = [forwardedHost, req.headers.host].find((h) => h !== undefined && HOST.test(h))
   if (host !== undefined) return `${proto}://${host}`
   if (options.origin !== undefined) return options.origin
@@ -127,10 +144,63 @@ const hasContent = (req: IncomingMessage) =>
   req.headers["transfer-encoding"] !== undefined ||
   (req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0")
 
-/** Build the Fetch `Request` a Fetch handler expects from a Node/Express request. */
-export const toFetchRequest = (req: NodeRequest, options: ToFetchRequestOptions = {}, url = requestUrl(req, options)): Request => {
+/**
+ * Bodies that declare at most this many bytes are read into memory before the handler runs
+ * (`readSmallBody`): a `Request` over bytes in hand costs a fraction of one over a stream.
+ */
+const SMALL_BODY = 64 * 1024
+
+/**
+ * The body of a request that declares a small `Content-Length` (every OAuth form), read to
+ * its end: Node's parser delivers exactly the declared bytes (RFC 9112 §6.2). Undefined when
+ * the body should be streamed instead (chunked, large, none, or already consumed by a host
+ * body parser). Rejects when the client goes away before the end.
+ */
+export const readSmallBody = (req: NodeRequest): Promise<Uint8Array> | undefined => {
+  const method = req.method
+  if (method === "GET" || method === "HEAD" || req.headers["transfer-encoding"] !== undefined || consumed(req)) return undefined
+  const declared = req.headers["content-length"]
+  if (declared === undefined || !/^[0-9]{1,6}$/.test(declared)) return undefined
+  const length = Number(declared)
+  if (length === 0 || length > SMALL_BODY) return undefined
+  return new Promise((resolve, reject) => {
+    const chunks: Array<Buffer> = []
+    const onData = (chunk: Buffer) => chunks.push(chunk)
+    const onEnd = () => {
+      cleanup()
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
+    }
+    const onError = (error?: unknown) => {
+      cleanup()
+      reject(error instanceof Error ? error : new Error("the client went away before the end of the request body"))
+    }
+    const onClose = () => onError()
+    const cleanup = () => {
+      req.off("data", onData)
+      req.off("end", onEnd)
+      req.off("error", onError)
+      req.off("close", onClose)
+    }
+    req.on("data", onData)
+    req.on("end", onEnd)
+    req.on("error", onError)
+    req.on("close", onClose)
+  })
+}
+
+/**
+ * Build the Fetch `Request` a Fetch handler expects from a Node/Express request. With
+ * `body` (from `readSmallBody`) the request carries those bytes instead of a stream.
+ */
+export const toFetchRequest = (
+  req: NodeRequest,
+  options: ToFetchRequestOptions = {},
+  url = requestUrl(req, options),
+  body?: Uint8Array
+): Request => {
   const method = (req.method ?? "GET").toUpperCase()
-  const replay = method !== "GET" && method !== "HEAD" && consumed(req)
+  // consumed by a host body parser (not by readSmallBody, whose bytes are `body`)
+  const replay = body === undefined && method !== "GET" && method !== "HEAD" && consumed(req)
   const headers = new Headers()
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined || name.startsWith(":") || HOP_BY_HOP.has(name)) continue
@@ -139,6 +209,12 @@ export const toFetchRequest = (req: NodeRequest, options: ToFetchRequestOptions 
   }
   const init: RequestInit & { duplex?: "half" } = { method, headers }
   if (options.signal) init.signal = options.signal
+  if (body !== undefined && method !== "GET" && method !== "HEAD") {
+    if (options.signal) return new Request(url, { ...init, body: body as Uint8Array<ArrayBuffer> })
+    const request = new BufferedRequest(url, init)
+    request[buffered] = { bytes: body, used: false }
+    return request
+  }
   if (method !== "GET" && method !== "HEAD") {
     if (replay) {
       init.body = reserialize(req)
@@ -147,10 +223,140 @@ export const toFetchRequest = (req: NodeRequest, options: ToFetchRequestOptions 
       init.duplex = "half"
     }
   }
-  return new Request(url, init)
+  return options.signal ? new Request(url, init) : new LazySignalRequest(url, init)
+}
+
+const lazyAbort = Symbol("gatehouse.lazyAbort")
+
+/**
+ * A `Request` whose `signal` is created only when the handler reads it. Handing an
+ * `AbortSignal` to the `Request` constructor makes undici follow it (a second controller,
+ * a listener, a finalizer): on Node 20 that costs more than the rest of the translation,
+ * and most handlers never look at the signal.
+ */
+class LazySignalRequest extends Request {
+  declare [lazyAbort]: { controller?: AbortController; aborted: boolean }
+}
+Object.defineProperty(LazySignalRequest.prototype, "signal", {
+  configurable: true,
+  enumerable: true,
+  get(this: LazySignalRequest): AbortSignal {
+    const state = (this[lazyAbort] ??= { aborted: false })
+    if (state.controller === undefined) {
+      state.controller = new AbortController()
+      if (state.aborted) state.controller.abort()
+    }
+    return state.controller.signal
+  }
+})
+
+const buffered = Symbol("gatehouse.buffered")
+
+/**
+ * A `Request` over body bytes already in hand: constructed without a body (no
+ * `ReadableStream` is built unless the handler asks for `body`), the body methods answer
+ * from the bytes. Everything else (method, URL, headers, signal) is the platform's own.
+ */
+class BufferedRequest extends LazySignalRequest {
+  declare [buffered]: { readonly bytes: Uint8Array; used: boolean; stream?: ReadableStream<Uint8Array> }
+}
+
+const take = (request: BufferedRequest): Uint8Array => {
+  const state = request[buffered]
+  if (state.used || state.stream?.locked) throw new TypeError("Body is unusable: Body has already been read")
+  state.used = true
+  return state.bytes
+}
+/** the body methods, on bytes: a promise rejected with TypeError once the body was used (Fetch §5 "consume body") */
+const bodyMethod = <A>(f: (bytes: Uint8Array, request: BufferedRequest) => A | Promise<A>) =>
+  function(this: BufferedRequest): Promise<A> {
+    try {
+      const state = this[buffered]
+      // the stream was handed out: read through it, so what was read from it counts
+      if (state.stream !== undefined) {
+        return new Response(state.stream).arrayBuffer().then((b) => f(new Uint8Array(b), this))
+      }
+      return Promise.resolve(f(take(this), this))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+const copyOf = (bytes: Uint8Array) => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
+const utf8 = new TextDecoder()
+/** a real Request over the bytes, for what the bytes alone cannot answer (FormData, Blob type) */
+const realRequest = (request: BufferedRequest, bytes: Uint8Array) =>
+  new Request(request.url, { method: request.method, headers: request.headers, body: bytes as Uint8Array<ArrayBuffer> })
+Object.defineProperties(BufferedRequest.prototype, {
+  body: {
+    configurable: true,
+    enumerable: true,
+    get(this: BufferedRequest) {
+      const state = this[buffered]
+      if (state.stream === undefined) {
+        if (state.used) return null
+        const bytes = state.bytes
+        state.stream = new ReadableStream<Uint8Array>({
+          type: "bytes",
+          start(controller) {
+            controller.enqueue(new Uint8Array(bytes))
+            controller.close()
+          }
+        })
+      }
+      return state.stream
+    }
+  },
+  bodyUsed: {
+    configurable: true,
+    enumerable: true,
+    get(this: BufferedRequest) {
+      const state = this[buffered]
+      return state.used || (state.stream?.locked ?? false)
+    }
+  },
+  arrayBuffer: { configurable: true, writable: true, value: bodyMethod((bytes) => copyOf(bytes)) },
+  bytes: { configurable: true, writable: true, value: bodyMethod((bytes) => new Uint8Array(bytes)) },
+  text: { configurable: true, writable: true, value: bodyMethod((bytes) => utf8.decode(bytes)) },
+  json: { configurable: true, writable: true, value: bodyMethod((bytes) => JSON.parse(utf8.decode(bytes)) as unknown) },
+  blob: { configurable: true, writable: true, value: bodyMethod((bytes, request) => realRequest(request, bytes).blob()) },
+  formData: { configurable: true, writable: true, value: bodyMethod((bytes, request) => realRequest(request, bytes).formData()) },
+  clone: {
+    configurable: true,
+    writable: true,
+    value(this: BufferedRequest) {
+      const state = this[buffered]
+      if (state.used || state.stream !== undefined) throw new TypeError("Body has already been consumed.")
+      const copy = new BufferedRequest(this.url, { method: this.method, headers: this.headers })
+      copy[buffered] = { bytes: state.bytes, used: false }
+      return copy
+    }
+  }
+})
+
+/**
+ * Abort the `signal` of a request made by `toFetchRequest` without an `options.signal`
+ * (the client went away); it reads as aborted even when the handler first looks later.
+ */
+export const abortFetchRequest = (request: Request): void => {
+  if (!(request instanceof LazySignalRequest)) return
+  const state = (request[lazyAbort] ??= { aborted: false })
+  state.aborted = true
+  state.controller?.abort()
 }
 
 const ignore = () => {}
+
+/** Core's text answers (`@gatehouse/core` http/response.ts `TextResponse`): the keys are `Symbol.for`, no import needed. */
+const RESPONSE_TEXT = Symbol.for("@gatehouse/core/response-text")
+const ACCEPTS_TEXT_RESPONSE = Symbol.for("@gatehouse/core/accepts-text-response")
+
+/**
+ * Tell the handler that `writeFetchResponse` will write its answer: Gatehouse may then
+ * answer with a Response whose body is a string it has not turned into a stream.
+ */
+export const acceptTextResponse = (request: Request): void => {
+  ;(request as { [ACCEPTS_TEXT_RESPONSE]?: boolean })[ACCEPTS_TEXT_RESPONSE] = true
+}
 
 /**
  * Write a Fetch `Response` to a Node/Express response: status, every header (each
@@ -173,11 +379,85 @@ export const writeFetchResponse = async (response: Response, res: NodeResponse, 
     const before = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)]
     res.setHeader("set-cookie", [...before, ...cookies])
   }
+  const text = (response as { [RESPONSE_TEXT]?: unknown })[RESPONSE_TEXT]
+  if (typeof text === "string" && !response.bodyUsed) {
+    // one write, headers included, with its Content-Length
+    if (method.toUpperCase() === "HEAD") res.end()
+    else {
+      if (!res.hasHeader("content-length")) res.setHeader("content-length", Buffer.byteLength(text))
+      res.end(text)
+    }
+    return
+  }
   if (response.body === null || method.toUpperCase() === "HEAD") {
     await response.body?.cancel().catch(ignore)
     res.end()
     return
   }
-  // ERR_STREAM_PREMATURE_CLOSE when the client aborts: nothing left to tell anyone
-  await pipeline(Readable.fromWeb(response.body as import("node:stream/web").ReadableStream), res).catch(ignore)
+  await writeBody(response.body, res)
 }
+
+/**
+ * The body, chunk by chunk with backpressure. A body of one chunk (every JSON or HTML answer
+ * built from a string) goes out in one write with its `Content-Length`, headers included,
+ * instead of chunked framing. A client that went away cancels the body; a body that fails
+ * mid-way destroys the response (the client sees a truncated message, not a complete one).
+ */
+const writeBody = async (body: ReadableStream<Uint8Array>, res: NodeResponse): Promise<void> => {
+  const reader = body.getReader()
+  const stop = () => reader.cancel().catch(ignore)
+  // the client went away while the body waits for a chunk: cancel it (its source learns)
+  const onClose = () => {
+    if (!res.writableFinished) void stop()
+  }
+  res.once("close", onClose)
+  try {
+    const first = await reader.read()
+    if (first.done) {
+      if (!res.destroyed) res.end()
+      return
+    }
+    let chunk = first.value
+    let read = reader.read()
+    // a body built from a string ends right after its one chunk; a streamed one may wait
+    // for its next chunk indefinitely, and the first must not wait with it
+    const soon = await Promise.race([read, nextTurn()])
+    if (soon !== NOT_YET && soon.done) {
+      if (res.destroyed) return
+      if (!res.hasHeader("content-length") && !res.hasHeader("transfer-encoding")) res.setHeader("content-length", chunk.byteLength)
+      res.end(chunk)
+      return
+    }
+    while (true) {
+      if (res.destroyed) return void (await stop())
+      if (!res.write(chunk)) await drained(res)
+      const next = await read
+      if (next.done) {
+        if (!res.destroyed) res.end()
+        return
+      }
+      chunk = next.value
+      read = reader.read()
+    }
+  } catch {
+    await stop()
+    res.destroy()
+  } finally {
+    res.off("close", onClose)
+  }
+}
+
+const NOT_YET = Symbol("not yet")
+const nextTurn = () => new Promise<typeof NOT_YET>((resolve) => setImmediate(resolve, NOT_YET))
+
+/** Resolves when the response can take more data, or is closed. */
+const drained = (res: NodeResponse) =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      res.off("drain", done)
+      res.off("close", done)
+      resolve()
+    }
+    res.on("drain", done)
+    res.on("close", done)
+  })

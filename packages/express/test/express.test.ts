@@ -12,7 +12,7 @@ import { once } from "node:events"
 import { request as httpRequest, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { afterEach, describe, expect, it } from "vitest"
-import { type FetchApp, fetchMiddleware, gatehouseMiddleware } from "../src/index.js"
+import { type FetchApp, fetchMiddleware, gatehouseDiscovery, gatehouseMiddleware } from "../src/index.js"
 
 const servers: Array<Server> = []
 afterEach(async () => {
@@ -198,6 +198,33 @@ describe("fetchMiddleware: translation", () => {
     // a protocol-relative-looking path stays a path on our origin
     await rawRequest(`${base}//evil.example/echo`, {})
     expect(plain.seen).toHaveLength(1)
+  })
+
+  it("with the app's own `trust proxy` setting, X-Forwarded-* count only from a peer Express trusts", async () => {
+    const spoof = { host: "evil.example", "x-forwarded-proto": "https", "x-forwarded-host": "proxy.example.com" }
+    const trusted = echo()
+    const base = await listen(hostApp((a) => {
+      a.set("trust proxy", "loopback")
+      a.use(fetchMiddleware(trusted.app, { origin: "https://as.example.com", trustProxy: true }))
+    }))
+    await rawRequest(`${base}/echo/p`, spoof)
+    expect(trusted.seen[0]!.url).toBe("https://proxy.example.com/echo/p")
+    const untrusted = echo()
+    const base2 = await listen(hostApp((a) => {
+      a.set("trust proxy", "10.0.0.1")
+      a.use(fetchMiddleware(untrusted.app, { origin: "https://as.example.com", trustProxy: true }))
+    }))
+    await rawRequest(`${base2}/echo/p`, spoof)
+    // not from the proxy Express trusts: the configured origin, not Host and not the forwarded one
+    expect(untrusted.seen[0]!.url).toBe("https://as.example.com/echo/p")
+    // the Express setting alone changes nothing: the adapter's trustProxy opts in
+    const off = echo()
+    const base3 = await listen(hostApp((a) => {
+      a.set("trust proxy", true)
+      a.use(fetchMiddleware(off.app, { origin: "https://as.example.com" }))
+    }))
+    await rawRequest(`${base3}/echo/p`, spoof)
+    expect(off.seen[0]!.url).toBe("https://as.example.com/echo/p")
   })
 
   it("a handler failure goes to the host's error handler", async () => {
@@ -406,5 +433,36 @@ describe("gatehouseMiddleware: Gatehouse in an Express 5 app", () => {
     expect((await fetch(`${base}/oauth/jwks`)).status).toBe(200)
     expect((await fetch(`${base}/oauth/unknown`)).status).toBe(404)
     expect(await (await fetch(`${base}/`)).text()).toBe("host home")
+  })
+
+  it("gatehouseDiscovery at the root + gatehouseMiddleware under basePath: discovery at the origin's /.well-known/ (RFC 8414 §3)", async () => {
+    const gh = makeGatehouse("/oauth")
+    const base = await listen(hostApp((a) => {
+      a.use(gatehouseDiscovery(gh))
+      a.use("/oauth", gatehouseMiddleware(gh))
+    }))
+    for (const path of ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"]) {
+      const response = await fetch(`${base}${path}`)
+      expect(response.status, path).toBe(200)
+      const metadata = await response.json() as Record<string, string>
+      expect(metadata["issuer"]).toBe("https://as.example.com")
+      expect(metadata["token_endpoint"]).toBe("https://as.example.com/oauth/token")
+    }
+    expect((await fetch(`${base}/oauth/jwks`)).status).toBe(200)
+    // the discovery middleware serves nothing but discovery
+    expect((await fetch(`${base}/oauth/.well-known/openid-configuration`)).status).toBe(404)
+    const rootJwks = express()
+    rootJwks.use(gatehouseDiscovery(gh))
+    const base2 = await listen(rootJwks)
+    expect((await fetch(`${base2}/oauth/jwks`)).status).toBe(404)
+    expect((await fetch(`${base2}/.well-known/openid-configuration`)).status).toBe(200)
+  })
+
+  it("mounted at the root, it serves a basePath config whole: endpoints under /oauth, discovery at the root", async () => {
+    const gh = makeGatehouse("/oauth")
+    const base = await listen(hostApp((a) => a.use(gatehouseMiddleware(gh))))
+    expect((await fetch(`${base}/.well-known/openid-configuration`)).status).toBe(200)
+    expect((await fetch(`${base}/oauth/jwks`)).status).toBe(200)
+    expect((await fetch(`${base}/jwks`)).status).toBe(404)
   })
 })

@@ -17,6 +17,13 @@ import {
   ClientStore,
   type ClientRecord,
   type ConsentRecord,
+  type DeviceCodeRecord,
+  DeviceCodeStore,
+  type GnapGrantRecord,
+  GnapGrantStore,
+  type GnapTokenRecord,
+  type UserCodeRecord,
+  UserCodeStore,
   GrantStore,
   InteractionStore,
   type InteractionRecord,
@@ -806,6 +813,257 @@ export const storageConformance = (name: string, options: StorageConformanceOpti
       })
     })
 
+    // --- RFC 8628 device codes ------------------------------------------------------------
+
+    const deviceCode = (now: number, overrides: Partial<DeviceCodeRecord> = {}): DeviceCodeRecord => ({
+      deviceCodeDigest: uid("device-code-digest"),
+      userCodeDigest: uid("user-code-digest"),
+      grantId: uid("grant"),
+      clientId: uid("client"),
+      scope: ["openid", "profile"],
+      resource: ["https://api.example.com"],
+      state: "pending",
+      interval: 5,
+      createdAt: now,
+      expiresAt: now + 10 * MINUTE,
+      ...overrides
+    })
+
+    const approval = (now: number) => ({
+      accountId: uid("account"),
+      scope: ["openid"],
+      authTime: Math.floor(now / 1000),
+      acr: "urn:example:loa:1",
+      amr: ["pwd"]
+    })
+
+    describe("DeviceCodeStore", () => {
+      it("DeviceCodeStore.save/find: a device code is found by digest with its record intact; a duplicate digest fails", async () => {
+        const now = Date.now()
+        const record = deviceCode(now)
+        const minimal = deviceCode(now, { scope: [], resource: [] })
+        await run(DeviceCodeStore.use((store) => Effect.andThen(store.save(record), store.save(minimal))))
+        expect(await run(DeviceCodeStore.use((store) => store.find(record.deviceCodeDigest)))).toEqual(record)
+        expect(await run(DeviceCodeStore.use((store) => store.find(minimal.deviceCodeDigest)))).toEqual(minimal)
+        expect(await run(DeviceCodeStore.use((store) => store.find(uid("device-code-digest"))))).toBeUndefined()
+        expect(await failureTag(DeviceCodeStore.use((store) => store.save({ ...record, clientId: "impostor" })))).toBe("StorageError")
+        expect(await run(DeviceCodeStore.use((store) => store.find(record.deviceCodeDigest)))).toEqual(record)
+      })
+
+      it("DeviceCodeStore.poll: a poll within `interval` of the last is too fast, raising the interval by 5 s for good (RFC 8628 §3.5)", async () => {
+        const now = Date.now()
+        const record = deviceCode(now)
+        await run(DeviceCodeStore.use((store) => store.save(record)))
+        const poll = (at: number) => run(DeviceCodeStore.use((store) => store.poll(record.deviceCodeDigest, at)))
+        expect(await poll(now)).toEqual({ _tag: "Polled", slowDown: false, record: { ...record, lastPolledAt: now } })
+        // 1 s later: too fast; interval 5 -> 10
+        expect(await poll(now + 1_000)).toEqual({ _tag: "Polled", slowDown: true, record: { ...record, interval: 10, lastPolledAt: now + 1_000 } })
+        // 9 s after that: still inside the raised interval
+        expect(await poll(now + 10_000)).toMatchObject({ slowDown: true, record: { interval: 15, lastPolledAt: now + 10_000 } })
+        // a full interval later: fine, and the interval stays raised
+        expect(await poll(now + 25_000)).toMatchObject({ slowDown: false, record: { interval: 15, lastPolledAt: now + 25_000 } })
+        expect(await run(DeviceCodeStore.use((store) => store.find(record.deviceCodeDigest)))).toEqual({ ...record, interval: 15, lastPolledAt: now + 25_000 })
+        expect(await run(DeviceCodeStore.use((store) => store.poll(uid("device-code-digest"), now)))).toEqual({ _tag: "NotFound" })
+      })
+
+      it("DeviceCodeStore.approve/deny: only a pending code is decided, once; approval stores the account and the granted scope", async () => {
+        const now = Date.now()
+        const approved = deviceCode(now)
+        const denied = deviceCode(now)
+        await run(DeviceCodeStore.use((store) => Effect.andThen(store.save(approved), store.save(denied))))
+        const decision = approval(now)
+        expect(await run(DeviceCodeStore.use((store) => store.approve(approved.deviceCodeDigest, decision)))).toBe(true)
+        expect(await run(DeviceCodeStore.use((store) => store.find(approved.deviceCodeDigest)))).toEqual({ ...approved, ...decision, state: "authorized" })
+        expect(await run(DeviceCodeStore.use((store) => store.approve(approved.deviceCodeDigest, approval(now))))).toBe(false)
+        expect(await run(DeviceCodeStore.use((store) => store.deny(approved.deviceCodeDigest)))).toBe(false)
+        expect(await run(DeviceCodeStore.use((store) => store.find(approved.deviceCodeDigest)))).toEqual({ ...approved, ...decision, state: "authorized" })
+
+        expect(await run(DeviceCodeStore.use((store) => store.deny(denied.deviceCodeDigest)))).toBe(true)
+        expect(await run(DeviceCodeStore.use((store) => store.deny(denied.deviceCodeDigest)))).toBe(false)
+        expect(await run(DeviceCodeStore.use((store) => store.approve(denied.deviceCodeDigest, decision)))).toBe(false)
+        expect(await run(DeviceCodeStore.use((store) => store.find(denied.deviceCodeDigest)))).toEqual({ ...denied, state: "denied" })
+
+        expect(await run(DeviceCodeStore.use((store) => store.approve(uid("device-code-digest"), decision)))).toBe(false)
+        expect(await run(DeviceCodeStore.use((store) => store.deny(uid("device-code-digest"))))).toBe(false)
+      })
+
+      it("DeviceCodeStore.consume: only an authorized code is consumed, once; pending, denied and consumed ones come back as NotAuthorized", async () => {
+        const now = Date.now()
+        const record = deviceCode(now)
+        const denied = deviceCode(now)
+        await run(DeviceCodeStore.use((store) => Effect.andThen(store.save(record), store.save(denied))))
+        expect(await run(DeviceCodeStore.use((store) => store.consume(record.deviceCodeDigest, now)))).toEqual({ _tag: "NotAuthorized", record })
+        const decision = approval(now)
+        await run(DeviceCodeStore.use((store) => store.approve(record.deviceCodeDigest, decision)))
+        const consumed = { ...record, ...decision, state: "consumed", consumedAt: now + 1 }
+        expect(await run(DeviceCodeStore.use((store) => store.consume(record.deviceCodeDigest, now + 1)))).toEqual({ _tag: "Consumed", record: consumed })
+        expect(await run(DeviceCodeStore.use((store) => store.consume(record.deviceCodeDigest, now + 2)))).toEqual({ _tag: "NotAuthorized", record: consumed })
+        await run(DeviceCodeStore.use((store) => store.deny(denied.deviceCodeDigest)))
+        expect(await run(DeviceCodeStore.use((store) => store.consume(denied.deviceCodeDigest, now)))).toEqual({ _tag: "NotAuthorized", record: { ...denied, state: "denied" } })
+        expect(await run(DeviceCodeStore.use((store) => store.consume(uid("device-code-digest"), now)))).toEqual({ _tag: "NotFound" })
+      })
+
+      it("DeviceCodeStore.sweep: removes codes that expired before now, in any state, and keeps the rest", async () => {
+        const now = longAgo()
+        const expired = deviceCode(now - HOUR, { expiresAt: now - MINUTE })
+        const expiredDenied = deviceCode(now - HOUR, { expiresAt: now - MINUTE, state: "denied" })
+        const live = deviceCode(now - HOUR, { expiresAt: now + MINUTE })
+        await run(DeviceCodeStore.use((store) =>
+          Effect.all([store.save(expired), store.save(expiredDenied), store.save(live)], { discard: true })
+        ))
+        expect(await run(DeviceCodeStore.use((store) => store.sweep(now)))).toBeGreaterThanOrEqual(2)
+        expect(await run(DeviceCodeStore.use((store) => store.find(expired.deviceCodeDigest)))).toBeUndefined()
+        expect(await run(DeviceCodeStore.use((store) => store.find(expiredDenied.deviceCodeDigest)))).toBeUndefined()
+        expect(await run(DeviceCodeStore.use((store) => store.find(live.deviceCodeDigest)))).toEqual(live)
+      })
+
+      it(`DeviceCodeStore.consume: exactly one of ${CALLERS} concurrent consumes of an authorized code over ${CONNECTIONS} connections wins`, async () => {
+        const now = Date.now()
+        const record = deviceCode(now)
+        await run(DeviceCodeStore.use((store) => Effect.andThen(store.save(record), store.approve(record.deviceCodeDigest, approval(now)))))
+        const results = await race(CALLERS, () => DeviceCodeStore.use((store) => store.consume(record.deviceCodeDigest, now)))
+        expect(count(results, (r) => r._tag === "Consumed")).toBe(1)
+        expect(count(results, (r) => r._tag === "NotAuthorized" && r.record.state === "consumed")).toBe(CALLERS - 1)
+      })
+
+      it(`DeviceCodeStore.poll: ${CALLERS} concurrent polls at one instant over ${CONNECTIONS} connections are ordered: one in time, the rest too fast (RFC 8628 §3.5)`, async () => {
+        const now = Date.now()
+        const record = deviceCode(now)
+        await run(DeviceCodeStore.use((store) => store.save(record)))
+        const results = await race(CALLERS, () => DeviceCodeStore.use((store) => store.poll(record.deviceCodeDigest, now)))
+        expect(count(results, (r) => r._tag === "Polled" && !r.slowDown)).toBe(1)
+        expect((await run(DeviceCodeStore.use((store) => store.find(record.deviceCodeDigest))))?.interval).toBe(5 + 5 * (CALLERS - 1))
+      })
+    })
+
+    // --- the user-code engine (RFC 8628 §6.1, RFC 9635 §3.3.3) ------------------------------
+
+    const userCode = (now: number, overrides: Partial<UserCodeRecord> = {}): UserCodeRecord => ({
+      userCodeDigest: uid("user-code-digest"),
+      interactionId: uid("interaction"),
+      kind: "device",
+      clientId: uid("client"),
+      createdAt: now,
+      expiresAt: now + 10 * MINUTE,
+      ...overrides
+    })
+
+    describe("UserCodeStore", () => {
+      it("UserCodeStore.reserve/find: one live code per digest; an expired code gives its digest away", async () => {
+        const now = Date.now()
+        const record = userCode(now)
+        expect(await run(UserCodeStore.use((store) => store.reserve(record, now)))).toBe(true)
+        expect(await run(UserCodeStore.use((store) => store.find(record.userCodeDigest)))).toEqual(record)
+        expect(await run(UserCodeStore.use((store) => store.find(uid("user-code-digest"))))).toBeUndefined()
+        // a collision with a live code: refused, nothing changed
+        const other = userCode(now, { userCodeDigest: record.userCodeDigest })
+        expect(await run(UserCodeStore.use((store) => store.reserve(other, now + MINUTE)))).toBe(false)
+        expect(await run(UserCodeStore.use((store) => store.find(record.userCodeDigest)))).toEqual(record)
+        // once it expired, the digest may be drawn again
+        const later = userCode(record.expiresAt, { userCodeDigest: record.userCodeDigest, kind: "gnap" })
+        expect(await run(UserCodeStore.use((store) => store.reserve(later, record.expiresAt)))).toBe(true)
+        expect(await run(UserCodeStore.use((store) => store.find(record.userCodeDigest)))).toEqual(later)
+      })
+
+      it("UserCodeStore.claim: the first entry of a live code claims it; later entries, expired and unknown codes do not (RFC 9635 §4)", async () => {
+        const now = Date.now()
+        const record = userCode(now)
+        const expired = userCode(now - HOUR, { expiresAt: now })
+        await run(UserCodeStore.use((store) => Effect.andThen(store.reserve(record, now), store.reserve(expired, now - HOUR))))
+        const claimed = { ...record, claimedAt: now + 1 }
+        expect(await run(UserCodeStore.use((store) => store.claim(record.userCodeDigest, now + 1)))).toEqual({ _tag: "Claimed", record: claimed })
+        expect(await run(UserCodeStore.use((store) => store.claim(record.userCodeDigest, now + 2)))).toEqual({ _tag: "AlreadyClaimed", record: claimed })
+        expect(await run(UserCodeStore.use((store) => store.claim(expired.userCodeDigest, now)))).toEqual({ _tag: "Expired", record: expired })
+        expect(await run(UserCodeStore.use((store) => store.claim(uid("user-code-digest"), now)))).toEqual({ _tag: "NotFound" })
+      })
+
+      it("UserCodeStore.retire: the unclaimed codes of an interaction stop working; other interactions' codes are untouched (RFC 9635 §4.1)", async () => {
+        const now = Date.now()
+        const interactionId = uid("interaction")
+        const first = userCode(now, { interactionId })
+        const second = userCode(now, { interactionId })
+        const other = userCode(now)
+        await run(UserCodeStore.use((store) =>
+          Effect.all([store.reserve(first, now), store.reserve(second, now), store.reserve(other, now)], { discard: true })
+        ))
+        await run(UserCodeStore.use((store) => store.claim(first.userCodeDigest, now)))
+        expect(await run(UserCodeStore.use((store) => store.retire(interactionId, now + 5)))).toBe(1)
+        expect(await run(UserCodeStore.use((store) => store.find(first.userCodeDigest)))).toEqual({ ...first, claimedAt: now })
+        expect(await run(UserCodeStore.use((store) => store.claim(second.userCodeDigest, now + 6)))).toEqual({
+          _tag: "AlreadyClaimed",
+          record: { ...second, claimedAt: now + 5 }
+        })
+        expect((await run(UserCodeStore.use((store) => store.claim(other.userCodeDigest, now + 6))))._tag).toBe("Claimed")
+      })
+
+      it("UserCodeStore.countFailure/forgive: failures count up in a fixed window, restart after it, and forgiving never goes below 0 (RFC 8628 §5.1)", async () => {
+        const now = Date.now()
+        const key = uid("attempt-key")
+        const fail = (at: number) => run(UserCodeStore.use((store) => store.countFailure(key, at, 15 * MINUTE)))
+        const forgive = (at: number) => run(UserCodeStore.use((store) => store.forgive(key, at)))
+        expect(await fail(now)).toEqual({ count: 1, resetsAt: now + 15 * MINUTE })
+        expect(await fail(now + MINUTE)).toEqual({ count: 2, resetsAt: now + 15 * MINUTE })
+        await forgive(now + MINUTE)
+        expect(await fail(now + 2 * MINUTE)).toEqual({ count: 2, resetsAt: now + 15 * MINUTE })
+        await forgive(now + 3 * MINUTE)
+        await forgive(now + 3 * MINUTE)
+        await forgive(now + 3 * MINUTE)
+        expect(await fail(now + 4 * MINUTE)).toEqual({ count: 1, resetsAt: now + 15 * MINUTE })
+        // the window ended: a new one opens at the next failure
+        expect(await fail(now + 15 * MINUTE)).toEqual({ count: 1, resetsAt: now + 30 * MINUTE })
+        // an unknown key is counted from 1; forgiving it is a no-op
+        await run(UserCodeStore.use((store) => store.forgive(uid("attempt-key"), now)))
+        expect(await run(UserCodeStore.use((store) => store.countFailure(uid("attempt-key"), now, MINUTE)))).toEqual({ count: 1, resetsAt: now + MINUTE })
+      })
+
+      it("UserCodeStore.sweep: removes codes and failure windows that ended before now, keeps the rest", async () => {
+        const now = longAgo()
+        const expired = userCode(now - HOUR, { expiresAt: now - MINUTE })
+        const live = userCode(now - HOUR, { expiresAt: now + MINUTE })
+        const oldKey = uid("attempt-key")
+        const liveKey = uid("attempt-key")
+        await run(UserCodeStore.use((store) =>
+          Effect.all([
+            store.reserve(expired, now - HOUR),
+            store.reserve(live, now - HOUR),
+            store.countFailure(oldKey, now - HOUR, MINUTE),
+            store.countFailure(liveKey, now - MINUTE, 2 * MINUTE)
+          ], { discard: true })
+        ))
+        expect(await run(UserCodeStore.use((store) => store.sweep(now)))).toBeGreaterThanOrEqual(2)
+        expect(await run(UserCodeStore.use((store) => store.find(expired.userCodeDigest)))).toBeUndefined()
+        expect(await run(UserCodeStore.use((store) => store.find(live.userCodeDigest)))).toEqual(live)
+        // the live window still counts; the swept one starts again
+        expect((await run(UserCodeStore.use((store) => store.countFailure(liveKey, now, MINUTE)))).count).toBe(2)
+        expect((await run(UserCodeStore.use((store) => store.countFailure(oldKey, now, MINUTE)))).count).toBe(1)
+      })
+
+      it(`UserCodeStore.claim: exactly one of ${CALLERS} concurrent entries of a code over ${CONNECTIONS} connections claims it`, async () => {
+        const now = Date.now()
+        const record = userCode(now)
+        await run(UserCodeStore.use((store) => store.reserve(record, now)))
+        const results = await race(CALLERS, (caller) => UserCodeStore.use((store) => store.claim(record.userCodeDigest, now + caller)))
+        expect(count(results, (r) => r._tag === "Claimed")).toBe(1)
+        expect(count(results, (r) => r._tag === "AlreadyClaimed")).toBe(CALLERS - 1)
+      })
+
+      it(`UserCodeStore.countFailure: ${CALLERS} concurrent failures of one key over ${CONNECTIONS} connections get the counts 1..${CALLERS} (no guess slips past the limit)`, async () => {
+        const now = Date.now()
+        const key = uid("attempt-key")
+        const results = await race(CALLERS, () => UserCodeStore.use((store) => store.countFailure(key, now, 15 * MINUTE)))
+        expect(results.map((r) => r.count).sort((a, b) => a - b)).toEqual(Array.from({ length: CALLERS }, (_, i) => i + 1))
+      })
+
+      it(`UserCodeStore.reserve: of 10 concurrent reservations of one digest over ${CONNECTIONS} connections, exactly one stores its record`, async () => {
+        const now = Date.now()
+        const digest = uid("user-code-digest")
+        const records = Array.from({ length: 10 }, () => userCode(now, { userCodeDigest: digest }))
+        const results = await race(records.length, (caller) => UserCodeStore.use((store) => store.reserve(records[caller]!, now)))
+        expect(count(results, (stored) => stored)).toBe(1)
+        expect(await run(UserCodeStore.use((store) => store.find(digest)))).toEqual(records[results.indexOf(true)])
+      })
+    })
+
     describe("KeyStore", () => {
       it("KeyStore.initialize: with no key for its algs, inserts initial and returns every stored key", async () => {
         const now = Date.now()
@@ -931,6 +1189,175 @@ export const storageConformance = (name: string, options: StorageConformanceOpti
           { ...third, status: "current" },
           fourth
         ], alg))
+      })
+    })
+
+    // --- GNAP (RFC 9635) grants and tokens ------------------------------------------------
+    describe("GnapGrantStore", () => {
+      const gnapGrant = (now: number, overrides: Partial<GnapGrantRecord> = {}): GnapGrantRecord => ({
+        id: uid("gnap-grant"),
+        state: "pending",
+        version: 1,
+        continueTokenDigest: uid("continue-digest"),
+        continueAfter: now + 5_000,
+        interactRefDigest: uid("ref-digest"),
+        clientKeyThumbprint: uid("thumbprint"),
+        clientInstanceId: uid("instance"),
+        request: JSON.stringify({ access: ["photos"] }),
+        result: JSON.stringify({ outcome: "approved" }),
+        accountId: uid("account"),
+        createdAt: now,
+        updatedAt: now,
+        expiresAt: now + HOUR,
+        ...overrides
+      })
+      const gnapToken = (now: number, overrides: Partial<GnapTokenRecord> = {}): GnapTokenRecord => ({
+        tokenDigest: uid("gnap-token-digest"),
+        grantId: uid("gnap-grant"),
+        manageId: uid("manage"),
+        manageTokenDigest: uid("manage-digest"),
+        label: "photos",
+        flags: ["bearer"],
+        access: JSON.stringify(["photos", { type: "photo-api", actions: ["read"] }]),
+        key: JSON.stringify({ proof: "httpsig", jwk: { kty: "OKP", crv: "Ed25519", x: "x", kid: "k", alg: "EdDSA" } }),
+        clientKeyThumbprint: uid("thumbprint"),
+        clientInstanceId: uid("instance"),
+        accountId: uid("account"),
+        issuedAt: now,
+        expiresAt: now + HOUR,
+        ...overrides
+      })
+      const G = GnapGrantStore
+
+      it("GnapGrantStore.create/find: a grant is found by id with its record intact; optional fields may be absent; a duplicate id fails", async () => {
+        const now = Date.now()
+        const record = gnapGrant(now)
+        const bare = gnapGrant(now, { interactRefDigest: undefined, clientInstanceId: undefined, result: undefined, accountId: undefined })
+        await run(G.use((store) => Effect.andThen(store.create(record), store.create(bare))))
+        expect(await run(G.use((store) => store.find(record.id)))).toEqual(record)
+        expect(await run(G.use((store) => store.find(bare.id)))).toEqual(bare)
+        expect(await run(G.use((store) => store.find(uid("gnap-grant"))))).toBeUndefined()
+        expect(await failureTag(G.use((store) => store.create(record)))).toBe("StorageError")
+      })
+
+      it("GnapGrantStore.update: compare-and-set on the version — the stale version loses, the current one stores version + 1 (RFC 9635 §5)", async () => {
+        const now = Date.now()
+        const record = gnapGrant(now)
+        await run(G.use((store) => store.create(record)))
+        const next: GnapGrantRecord = { ...record, version: 2, state: "approved", continueTokenDigest: uid("rotated"), interactRefDigest: undefined, updatedAt: now + 1 }
+        expect(await run(G.use((store) => store.update(next, 7)))).toBe(false)
+        expect(await run(G.use((store) => store.find(record.id)))).toEqual(record)
+        expect(await run(G.use((store) => store.update(next, 1)))).toBe(true)
+        expect(await run(G.use((store) => store.find(record.id)))).toEqual(next)
+        // replaying the same step (same expected version) loses
+        expect(await run(G.use((store) => store.update({ ...next, state: "finalized" }, 1)))).toBe(false)
+        expect(await run(G.use((store) => store.find(record.id)))).toEqual(next)
+        // an unknown grant is not created
+        const unknown = gnapGrant(now)
+        expect(await run(G.use((store) => store.update({ ...unknown, version: 2 }, 1)))).toBe(false)
+        expect(await run(G.use((store) => store.find(unknown.id)))).toBeUndefined()
+      })
+
+      it(`GnapGrantStore.update: exactly one of ${CALLERS} concurrent continuations of one version over ${CONNECTIONS} connections wins (one continuation token, used once)`, async () => {
+        const now = Date.now()
+        const record = gnapGrant(now)
+        await run(G.use((store) => store.create(record)))
+        const nexts = Array.from({ length: CALLERS }, (): GnapGrantRecord => ({ ...record, version: 2, continueTokenDigest: uid("rotated") }))
+        const results = await race(CALLERS, (caller) => G.use((store) => store.update(nexts[caller]!, 1)))
+        expect(count(results, (won) => won)).toBe(1)
+        expect(await run(G.use((store) => store.find(record.id)))).toEqual(nexts[results.indexOf(true)])
+      })
+
+      it("GnapGrantStore.findByInstance/findByKey: the most recently created grant of an instance / key (RFC 9635 §2.3.1)", async () => {
+        const now = Date.now()
+        const instance = uid("instance")
+        const thumbprint = uid("thumbprint")
+        const older = gnapGrant(now - MINUTE, { clientInstanceId: instance, clientKeyThumbprint: thumbprint })
+        const newer = gnapGrant(now, { clientInstanceId: instance, clientKeyThumbprint: thumbprint })
+        await run(G.use((store) => Effect.andThen(store.create(newer), store.create(older))))
+        expect(await run(G.use((store) => store.findByInstance(instance)))).toEqual(newer)
+        expect(await run(G.use((store) => store.findByKey(thumbprint)))).toEqual(newer)
+        expect(await run(G.use((store) => store.findByInstance(uid("instance"))))).toBeUndefined()
+        expect(await run(G.use((store) => store.findByKey(uid("thumbprint"))))).toBeUndefined()
+      })
+
+      it("GnapGrantStore.sweep: removes grants that expired before now and keeps the rest", async () => {
+        const now = longAgo()
+        const expired = gnapGrant(now - HOUR, { expiresAt: now - MINUTE })
+        const live = gnapGrant(now - HOUR, { expiresAt: now + MINUTE })
+        await run(G.use((store) => Effect.andThen(store.create(expired), store.create(live))))
+        expect(await run(G.use((store) => store.sweep(now)))).toBeGreaterThanOrEqual(1)
+        expect(await run(G.use((store) => store.find(expired.id)))).toBeUndefined()
+        expect(await run(G.use((store) => store.find(live.id)))).toEqual(live)
+      })
+
+      it("GnapGrantStore.saveToken/findToken/findTokenByManageId: a token is found by digest and by manage id; a duplicate manage id fails", async () => {
+        const now = Date.now()
+        const record = gnapToken(now)
+        const bound = gnapToken(now, { label: undefined, flags: [], clientInstanceId: undefined, accountId: undefined })
+        await run(G.use((store) => Effect.andThen(store.saveToken(record), store.saveToken(bound))))
+        expect(await run(G.use((store) => store.findToken(record.tokenDigest)))).toEqual(record)
+        expect(await run(G.use((store) => store.findTokenByManageId(record.manageId)))).toEqual(record)
+        expect(await run(G.use((store) => store.findToken(bound.tokenDigest)))).toEqual(bound)
+        expect(await run(G.use((store) => store.findToken(uid("gnap-token-digest"))))).toBeUndefined()
+        expect(await failureTag(G.use((store) => store.saveToken(gnapToken(now, { manageId: record.manageId }))))).toBe("StorageError")
+      })
+
+      it("GnapGrantStore.rotateToken: the old token is revoked and its successor stored; a second rotation is Inactive; unknown is NotFound (RFC 9635 §6.1)", async () => {
+        const now = Date.now()
+        const record = gnapToken(now)
+        await run(G.use((store) => store.saveToken(record)))
+        const successor = gnapToken(now + 1, { grantId: record.grantId })
+        const rotated = await run(G.use((store) => store.rotateToken(record.manageId, now + 1, () => successor)))
+        expect(rotated).toEqual({ _tag: "Rotated", previous: record })
+        expect(await run(G.use((store) => store.findToken(record.tokenDigest)))).toEqual({ ...record, revokedAt: now + 1 })
+        expect(await run(G.use((store) => store.findTokenByManageId(successor.manageId)))).toEqual(successor)
+        const again = await run(G.use((store) => store.rotateToken(record.manageId, now + 2, () => gnapToken(now + 2))))
+        expect(again._tag).toBe("Inactive")
+        expect(await run(G.use((store) => store.rotateToken(uid("manage"), now, () => gnapToken(now))))).toEqual({ _tag: "NotFound" })
+      })
+
+      it(`GnapGrantStore.rotateToken: exactly one of ${CALLERS} concurrent rotations over ${CONNECTIONS} connections rotates`, async () => {
+        const now = Date.now()
+        const record = gnapToken(now)
+        await run(G.use((store) => store.saveToken(record)))
+        const successors = Array.from({ length: CALLERS }, () => gnapToken(now + 1))
+        const results = await race(CALLERS, (caller) => G.use((store) => store.rotateToken(record.manageId, now + 1, () => successors[caller]!)))
+        expect(count(results, (r) => r._tag === "Rotated")).toBe(1)
+        expect(count(results, (r) => r._tag === "Inactive")).toBe(CALLERS - 1)
+        const winner = results.findIndex((r) => r._tag === "Rotated")
+        for (const [i, s] of successors.entries()) {
+          expect(await run(G.use((store) => store.findToken(s.tokenDigest)))).toEqual(i === winner ? s : undefined)
+        }
+      })
+
+      it("GnapGrantStore.revokeToken/revokeTokensByGrant: revoke once (the first time stays), count only unrevoked tokens (RFC 9635 §5.4, §6.2)", async () => {
+        const now = Date.now()
+        const grantId = uid("gnap-grant")
+        const a = gnapToken(now, { grantId })
+        const b = gnapToken(now, { grantId })
+        const c = gnapToken(now, { grantId })
+        const other = gnapToken(now)
+        await run(G.use((store) => Effect.forEach([a, b, c, other], (t) => store.saveToken(t))))
+        expect(await run(G.use((store) => store.revokeToken(a.manageId, now + 1)))).toBe(true)
+        expect(await run(G.use((store) => store.revokeToken(a.manageId, now + 2)))).toBe(true)
+        expect(await run(G.use((store) => store.findToken(a.tokenDigest)))).toEqual({ ...a, revokedAt: now + 1 })
+        expect(await run(G.use((store) => store.revokeToken(uid("manage"), now)))).toBe(false)
+        expect(await run(G.use((store) => store.revokeTokensByGrant(grantId, now + 3)))).toBe(2)
+        expect(await run(G.use((store) => store.findToken(b.tokenDigest)))).toEqual({ ...b, revokedAt: now + 3 })
+        expect(await run(G.use((store) => store.findToken(a.tokenDigest)))).toEqual({ ...a, revokedAt: now + 1 })
+        expect(await run(G.use((store) => store.findToken(other.tokenDigest)))).toEqual(other)
+        expect(await run(G.use((store) => store.revokeTokensByGrant(grantId, now + 4)))).toBe(0)
+      })
+
+      it("GnapGrantStore.sweepTokens: removes tokens that expired before now and keeps the rest", async () => {
+        const now = longAgo()
+        const expired = gnapToken(now - HOUR, { expiresAt: now - MINUTE })
+        const live = gnapToken(now - HOUR, { expiresAt: now + MINUTE })
+        await run(G.use((store) => Effect.andThen(store.saveToken(expired), store.saveToken(live))))
+        expect(await run(G.use((store) => store.sweepTokens(now)))).toBeGreaterThanOrEqual(1)
+        expect(await run(G.use((store) => store.findToken(expired.tokenDigest)))).toBeUndefined()
+        expect(await run(G.use((store) => store.findToken(live.tokenDigest)))).toEqual(live)
       })
     })
   })

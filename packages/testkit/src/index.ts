@@ -3,5 +3,7 @@
  * suite every storage adapter runs.
  */
 export * from "./accounts.js"
+export * from "./adapter-suite.js"
 export * from "./conformance.js"
+export * from "./gnap-client.js"
 export * from "./memory.js"

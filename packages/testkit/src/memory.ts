@@ -19,6 +19,14 @@ import {
   ClientStore,
   type ClientRecord,
   type ConsentRecord,
+  type DeviceCodeRecord,
+  DeviceCodeStore,
+  type GnapGrantRecord,
+  GnapGrantStore,
+  type GnapTokenRecord,
+  type RotateGnapTokenResult,
+  type UserCodeRecord,
+  UserCodeStore,
   GrantStore,
   InteractionStore,
   type InteractionRecord,
@@ -43,6 +51,9 @@ export type StoragePorts =
   | InteractionStore
   | ReplayCache
   | KeyStore
+  | DeviceCodeStore
+  | UserCodeStore
+  | GnapGrantStore
 
 /**
  * The tables. Layers built from one database share them, like several connections to one
@@ -68,6 +79,16 @@ export interface MemoryDatabase {
   readonly replay: Map<string, number>
   /** by `kid`, in insertion order */
   readonly keys: Map<string, KeyRecord>
+  /** by `deviceCodeDigest` (RFC 8628) */
+  readonly deviceCodes: Map<string, DeviceCodeRecord>
+  /** by `userCodeDigest` */
+  readonly userCodes: Map<string, UserCodeRecord>
+  /** failure counters of the user-code engine, by key */
+  readonly userCodeAttempts: Map<string, { readonly count: number; readonly resetsAt: number }>
+  /** GNAP grants (RFC 9635), by `id` */
+  readonly gnapGrants: Map<string, GnapGrantRecord>
+  /** GNAP access tokens, by `tokenDigest` */
+  readonly gnapTokens: Map<string, GnapTokenRecord>
 }
 
 export const makeMemoryDatabase = (): MemoryDatabase => ({
@@ -79,7 +100,12 @@ export const makeMemoryDatabase = (): MemoryDatabase => ({
   sessions: new Map(),
   interactions: new Map(),
   replay: new Map(),
-  keys: new Map()
+  keys: new Map(),
+  deviceCodes: new Map(),
+  userCodes: new Map(),
+  userCodeAttempts: new Map(),
+  gnapGrants: new Map(),
+  gnapTokens: new Map()
 })
 
 /** The key of the `consents` table: one consent per (account, client). */
@@ -93,8 +119,31 @@ const deepFreeze = <A>(value: A): A => {
   return value
 }
 
+/**
+ * A frozen deep copy of plain data (records are strings, numbers, booleans, arrays and
+ * plain objects of those): a few times cheaper than `structuredClone` + freeze on the
+ * records every request saves. Anything else (Date, Map, typed arrays) goes through
+ * `structuredClone`.
+ */
+const frozenCopy = (value: unknown): unknown => {
+  if (typeof value !== "object" || value === null) return value
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length)
+    for (let i = 0; i < value.length; i++) out[i] = frozenCopy(value[i])
+    return Object.freeze(out)
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) return deepFreeze(structuredClone(value))
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(value)) {
+    // a "__proto__" own key must stay a plain property, as structuredClone keeps it
+    if (key === "__proto__") Object.defineProperty(out, key, { value: frozenCopy((value as Record<string, unknown>)[key]), enumerable: true })
+    else out[key] = frozenCopy((value as Record<string, unknown>)[key])
+  }
+  return Object.freeze(out)
+}
+
 /** A private, immutable copy: what goes into a table. */
-const snapshot = <A>(record: A): A => deepFreeze(structuredClone(record))
+const snapshot = <A>(record: A): A => frozenCopy(record) as A
 
 const duplicate = (table: string, key: string) =>
   new StorageError({ description: "duplicate key", detail: `memory: ${table} already holds ${JSON.stringify(key)}` })
@@ -313,6 +362,186 @@ const keyStore = (db: MemoryDatabase) =>
       )
   })
 
+// --- RFC 8628 device codes and the user-code engine -----------------------------------------
+
+const deviceCodeStore = (db: MemoryDatabase) =>
+  DeviceCodeStore.of({
+    save: (record) =>
+      Effect.suspend(() => {
+        if (db.deviceCodes.has(record.deviceCodeDigest)) return Effect.fail(duplicate("deviceCodes", record.deviceCodeDigest))
+        db.deviceCodes.set(record.deviceCodeDigest, snapshot(record))
+        return Effect.void
+      }),
+    find: (deviceCodeDigest) => Effect.sync(() => db.deviceCodes.get(deviceCodeDigest)),
+    // RFC 8628 §3.5: read, decide and write in one synchronous step
+    poll: (deviceCodeDigest, now) =>
+      Effect.sync(() => {
+        const stored = db.deviceCodes.get(deviceCodeDigest)
+        if (stored === undefined) return { _tag: "NotFound" } as const
+        const slowDown = stored.lastPolledAt !== undefined && now - stored.lastPolledAt < stored.interval * 1000
+        const record = snapshot({ ...stored, interval: slowDown ? stored.interval + 5 : stored.interval, lastPolledAt: now })
+        db.deviceCodes.set(deviceCodeDigest, record)
+        return { _tag: "Polled", record, slowDown } as const
+      }),
+    approve: (deviceCodeDigest, approval) =>
+      Effect.sync(() => {
+        const stored = db.deviceCodes.get(deviceCodeDigest)
+        if (stored === undefined || stored.state !== "pending") return false
+        db.deviceCodes.set(deviceCodeDigest, snapshot({ ...stored, ...approval, state: "authorized" as const }))
+        return true
+      }),
+    deny: (deviceCodeDigest) =>
+      Effect.sync(() => {
+        const stored = db.deviceCodes.get(deviceCodeDigest)
+        if (stored === undefined || stored.state !== "pending") return false
+        db.deviceCodes.set(deviceCodeDigest, snapshot({ ...stored, state: "denied" as const }))
+        return true
+      }),
+    consume: (deviceCodeDigest, now) =>
+      Effect.sync(() => {
+        const stored = db.deviceCodes.get(deviceCodeDigest)
+        if (stored === undefined) return { _tag: "NotFound" } as const
+        if (stored.state !== "authorized") return { _tag: "NotAuthorized", record: stored } as const
+        const consumed = snapshot({ ...stored, state: "consumed" as const, consumedAt: now })
+        db.deviceCodes.set(deviceCodeDigest, consumed)
+        return { _tag: "Consumed", record: consumed } as const
+      }),
+    sweep: (now) => Effect.sync(() => sweepTable(db.deviceCodes, (code) => code.expiresAt < now))
+  })
+
+const userCodeStore = (db: MemoryDatabase) =>
+  UserCodeStore.of({
+    // one live code per digest; an expired one is replaced
+    reserve: (record, now) =>
+      Effect.sync(() => {
+        const stored = db.userCodes.get(record.userCodeDigest)
+        if (stored !== undefined && stored.expiresAt > now) return false
+        db.userCodes.set(record.userCodeDigest, snapshot(record))
+        return true
+      }),
+    find: (userCodeDigest) => Effect.sync(() => db.userCodes.get(userCodeDigest)),
+    claim: (userCodeDigest, now) =>
+      Effect.sync(() => {
+        const stored = db.userCodes.get(userCodeDigest)
+        if (stored === undefined) return { _tag: "NotFound" } as const
+        if (stored.claimedAt !== undefined) return { _tag: "AlreadyClaimed", record: stored } as const
+        if (stored.expiresAt <= now) return { _tag: "Expired", record: stored } as const
+        const claimed = snapshot({ ...stored, claimedAt: now })
+        db.userCodes.set(userCodeDigest, claimed)
+        return { _tag: "Claimed", record: claimed } as const
+      }),
+    retire: (interactionId, now) =>
+      Effect.sync(() => {
+        let retired = 0
+        for (const [digest, code] of db.userCodes) {
+          if (code.interactionId !== interactionId || code.claimedAt !== undefined) continue
+          db.userCodes.set(digest, snapshot({ ...code, claimedAt: now }))
+          retired++
+        }
+        return retired
+      }),
+    countFailure: (key, now, windowMs) =>
+      Effect.sync(() => {
+        const stored = db.userCodeAttempts.get(key)
+        const next = stored === undefined || stored.resetsAt <= now
+          ? { count: 1, resetsAt: now + windowMs }
+          : { count: stored.count + 1, resetsAt: stored.resetsAt }
+        db.userCodeAttempts.set(key, snapshot(next))
+        return next
+      }),
+    forgive: (key, now) =>
+      Effect.sync(() => {
+        const stored = db.userCodeAttempts.get(key)
+        if (stored === undefined || stored.resetsAt <= now || stored.count === 0) return
+        db.userCodeAttempts.set(key, snapshot({ count: stored.count - 1, resetsAt: stored.resetsAt }))
+      }),
+    sweep: (now) =>
+      Effect.sync(() =>
+        sweepTable(db.userCodes, (code) => code.expiresAt < now) +
+        sweepTable(db.userCodeAttempts, (attempts) => attempts.resetsAt < now)
+      )
+  })
+
+// --- GNAP grants and tokens (RFC 9635) -------------------------------------------------------
+
+/** The latest-created grant matching `predicate` (ties: the last inserted). */
+const latestGrant = (db: MemoryDatabase, predicate: (grant: GnapGrantRecord) => boolean): GnapGrantRecord | undefined => {
+  let found: GnapGrantRecord | undefined
+  for (const grant of db.gnapGrants.values()) {
+    if (predicate(grant) && (found === undefined || grant.createdAt >= found.createdAt)) found = grant
+  }
+  return found
+}
+
+const tokenByManageId = (db: MemoryDatabase, manageId: string): GnapTokenRecord | undefined => {
+  for (const token of db.gnapTokens.values()) if (token.manageId === manageId) return token
+  return undefined
+}
+
+const gnapGrantStore = (db: MemoryDatabase) =>
+  GnapGrantStore.of({
+    create: (record) =>
+      Effect.suspend(() => {
+        if (db.gnapGrants.has(record.id)) return Effect.fail(duplicate("gnapGrants", record.id))
+        db.gnapGrants.set(record.id, snapshot(record))
+        return Effect.void
+      }),
+    find: (id) => Effect.sync(() => db.gnapGrants.get(id)),
+    // compare-and-set on the version, read and write in one synchronous step
+    update: (next, expectedVersion) =>
+      Effect.sync(() => {
+        const stored = db.gnapGrants.get(next.id)
+        if (stored === undefined || stored.version !== expectedVersion) return false
+        db.gnapGrants.set(next.id, snapshot({ ...next, version: expectedVersion + 1 }))
+        return true
+      }),
+    findByInstance: (instanceId) => Effect.sync(() => latestGrant(db, (g) => g.clientInstanceId === instanceId)),
+    findByKey: (thumbprint) => Effect.sync(() => latestGrant(db, (g) => g.clientKeyThumbprint === thumbprint)),
+    sweep: (now) => Effect.sync(() => sweepTable(db.gnapGrants, (grant) => grant.expiresAt < now)),
+    saveToken: (record) =>
+      Effect.suspend(() => {
+        if (db.gnapTokens.has(record.tokenDigest)) return Effect.fail(duplicate("gnapTokens", record.tokenDigest))
+        if (tokenByManageId(db, record.manageId) !== undefined) return Effect.fail(duplicate("gnapTokens.manageId", record.manageId))
+        db.gnapTokens.set(record.tokenDigest, snapshot(record))
+        return Effect.void
+      }),
+    findToken: (tokenDigest) => Effect.sync(() => db.gnapTokens.get(tokenDigest)),
+    findTokenByManageId: (manageId) => Effect.sync(() => tokenByManageId(db, manageId)),
+    // RFC 9635 §6.1: revoke the old token and store its successor in one synchronous step
+    rotateToken: (manageId, now, next) =>
+      Effect.suspend((): Effect.Effect<RotateGnapTokenResult, StorageError> => {
+        const previous = tokenByManageId(db, manageId)
+        if (previous === undefined) return Effect.succeed({ _tag: "NotFound" } as const)
+        if (previous.revokedAt !== undefined) return Effect.succeed({ _tag: "Inactive", previous } as const)
+        const successor = snapshot(next(previous))
+        if (db.gnapTokens.has(successor.tokenDigest)) return Effect.fail(duplicate("gnapTokens", successor.tokenDigest))
+        if (tokenByManageId(db, successor.manageId) !== undefined) {
+          return Effect.fail(duplicate("gnapTokens.manageId", successor.manageId))
+        }
+        db.gnapTokens.set(previous.tokenDigest, snapshot({ ...previous, revokedAt: now }))
+        db.gnapTokens.set(successor.tokenDigest, successor)
+        return Effect.succeed({ _tag: "Rotated", previous } as const)
+      }),
+    revokeToken: (manageId, now) =>
+      Effect.sync(() => {
+        const token = tokenByManageId(db, manageId)
+        if (token === undefined) return false
+        if (token.revokedAt === undefined) db.gnapTokens.set(token.tokenDigest, snapshot({ ...token, revokedAt: now }))
+        return true
+      }),
+    revokeTokensByGrant: (grantId, now) =>
+      Effect.sync(() => {
+        let revoked = 0
+        for (const [digest, token] of db.gnapTokens) {
+          if (token.grantId !== grantId || token.revokedAt !== undefined) continue
+          db.gnapTokens.set(digest, snapshot({ ...token, revokedAt: now }))
+          revoked++
+        }
+        return revoked
+      }),
+    sweepTokens: (now) => Effect.sync(() => sweepTable(db.gnapTokens, (token) => token.expiresAt < now))
+  })
+
 export const MemoryStorage = {
   /**
    * Every storage port over `db` (a fresh database when omitted). Build several layers
@@ -327,6 +556,9 @@ export const MemoryStorage = {
       Layer.succeed(GrantStore, grantStore(db)),
       Layer.succeed(InteractionStore, interactionStore(db)),
       Layer.succeed(ReplayCache, replayCache(db)),
-      Layer.succeed(KeyStore, keyStore(db))
+      Layer.succeed(KeyStore, keyStore(db)),
+      Layer.succeed(DeviceCodeStore, deviceCodeStore(db)),
+      Layer.succeed(UserCodeStore, userCodeStore(db)),
+      Layer.succeed(GnapGrantStore, gnapGrantStore(db))
     )
 } as const

@@ -11,10 +11,11 @@
 import { type GatehouseInstance, htmlHeaders, isInternal, type ProtocolError, publicDescription } from "@gatehouse/core"
 import { CSRF_FIELD, csrfCookie, isWellFormed, newToken, readCookie, sameOrigin, tokensMatch } from "./csrf.js"
 import { DEFAULT_SCOPE_DESCRIPTIONS } from "./scopes.js"
+import { makeUserCodeRoute } from "./user-code.js"
 import { type ClientView, consentPage, errorPage, type Layout, loginPage, THEME_DEFAULTS, type ThemeVariable } from "./templates.js"
 
 /** What the pages use of a Gatehouse instance. */
-export type PagesGatehouse = Pick<GatehouseInstance, "config" | "interactions" | "accounts">
+export type PagesGatehouse = Pick<GatehouseInstance, "config" | "interactions" | "accounts"> & Partial<Pick<GatehouseInstance, "userCodes">>
 
 export interface InteractionPagesOptions {
   /**
@@ -32,6 +33,20 @@ export interface InteractionPagesOptions {
   readonly scopeDescriptions?: Readonly<Record<string, string>> | undefined
   /** Internal failures (storage down, ...); default `console.error`. The user sees a generic page. */
   readonly onError?: ((error: unknown) => void) | undefined
+  /**
+   * Path of the user-code entry page (RFC 8628 `verification_uri`, GNAP user codes), or
+   * `false` for none. Default: the path of `config.userCode.verificationUri` when it is on
+   * the issuer's origin ("/device").
+   */
+  readonly userCodePath?: string | false | undefined
+  /**
+   * The client's address, to limit wrong user codes per address as well as per browser
+   * (RFC 8628 §5.1).
+   * > [!WARNING] Without it the limit is per browser only, and a script can start a new
+   * > "browser" (drop its cookies) at will. Return an address you can trust (the socket's, or
+   * > your own proxy's header), never one any client can set.
+   */
+  readonly clientAddress?: ((request: Request) => string | undefined) | undefined
 }
 
 export interface InteractionPages {
@@ -52,6 +67,14 @@ const ID = /^[A-Za-z0-9_-]{1,256}$/
 const UNSAFE_CSS_VALUE = /[<>{};\\]/
 
 const ID_PLACEHOLDER = "gh-interaction-id"
+
+/** The path of `config.userCode.verificationUri` when it is on the issuer's origin. */
+const defaultUserCodePath = (gh: PagesGatehouse): string | undefined => {
+  const uri = gh.config.userCode?.verificationUri
+  if (uri === undefined) return undefined
+  const url = new URL(uri)
+  return url.origin === gh.config.origin ? url.pathname : undefined
+}
 
 const basePathFromConfig = (gh: PagesGatehouse): string => {
   try {
@@ -182,7 +205,8 @@ export const createInteractionPages = (gh: PagesGatehouse, options: InteractionP
       client: clientOf(d),
       scopes: d.scope,
       descriptions,
-      account: d.accountId
+      account: d.accountId,
+      device: d.kind === "device"
     })
     return html(body, 200, cookies)
   }
@@ -221,8 +245,30 @@ export const createInteractionPages = (gh: PagesGatehouse, options: InteractionP
     return failure("Please choose", "Choose Allow or Deny.", 400)
   }
 
+  // the user-code entry page (RFC 8628 verification_uri), when the instance offers user codes
+  const userCodePath = options.userCodePath === false || gh.userCodes === undefined
+    ? undefined
+    : (options.userCodePath ?? defaultUserCodePath(gh))?.replace(/(.)\/+$/, "$1")
+  if (userCodePath !== undefined && !/^(\/[A-Za-z0-9._~-]+)+$/.test(userCodePath)) {
+    throw new TypeError(`"userCodePath" must be a path such as "/device", got "${options.userCodePath}"`)
+  }
+  const userCodeRoute = userCodePath === undefined || gh.userCodes === undefined ? undefined : makeUserCodeRoute({
+    gh: { config: gh.config, userCodes: gh.userCodes },
+    layout,
+    path: userCodePath,
+    cookieName,
+    clientAddress: options.clientAddress,
+    html,
+    seeOther,
+    readForm,
+    fromError
+  })
+  const isUserCodePage = (pathname: string) =>
+    userCodePath !== undefined && (pathname === userCodePath || pathname === `${userCodePath}/`)
+
   const handler = async (request: Request): Promise<Response> => {
     const url = new URL(request.url)
+    if (userCodeRoute && isUserCodePage(url.pathname)) return userCodeRoute(request)
     const match = route.exec(url.pathname)
     if (!match) return failure("Page not found", "There is no page here.", 404)
     let id: string
@@ -258,5 +304,5 @@ export const createInteractionPages = (gh: PagesGatehouse, options: InteractionP
     return response
   }
 
-  return { handler, handles: (pathname) => route.test(pathname), basePath }
+  return { handler, handles: (pathname) => route.test(pathname) || isUserCodePage(pathname), basePath }
 }

@@ -157,6 +157,8 @@ export interface ConsentView {
   readonly descriptions: Readonly<Record<string, string>>
   /** the signed-in account, when known */
   readonly account?: string | undefined
+  /** the request came from a device through a user code (RFC 8628 §5.4: say so) */
+  readonly device?: boolean | undefined
 }
 
 export const consentPage = (layout: Layout, v: ConsentView): string => {
@@ -168,7 +170,7 @@ export const consentPage = (layout: Layout, v: ConsentView): string => {
     "Allow access",
     `<h1 id="gh-title">Allow access?</h1>
 <p>${clientName(v.client)} is asking to:</p>
-<ul class="gh-scopes" aria-label="Requested permissions">
+${v.device ? `<p class="gh-muted" id="gh-device-notice">You are connecting a device with a code. Allow only if you started this yourself on a device you have with you.</p>\n` : ""}<ul class="gh-scopes" aria-label="Requested permissions">
 ${items}
 </ul>
 ${v.account === undefined ? "" : `<p class="gh-muted">Signed in as <strong>${e(v.account)}</strong></p>`}
@@ -191,3 +193,38 @@ export const errorPage = (layout: Layout, title: string, message: string): strin
 <p role="alert">${e(message)}</p>
 <p class="gh-muted">Go back to the application you came from and start again.</p>`
   )
+
+export interface UserCodeView {
+  readonly action: string
+  readonly csrf: string
+  /** what to put in the field: a code from `verification_uri_complete`, or what was typed */
+  readonly userCode?: string | undefined
+  /** the code came with the link: ask the user to check it against the device (RFC 8628 §5.4) */
+  readonly prefilled?: boolean | undefined
+  readonly error?: string | undefined
+}
+
+/**
+ * The user-code entry page (RFC 8628 §3.3 `verification_uri`, RFC 9635 §4.1.2): one text
+ * field named `user_code`. A code that came in the link is shown for the user to confirm,
+ * never submitted for them (RFC 8628 §5.4 remote phishing).
+ */
+export const userCodePage = (layout: Layout, v: UserCodeView): string => {
+  const invalid = v.error === undefined ? "" : ` aria-invalid="true" aria-describedby="gh-error"`
+  return document(
+    layout,
+    "Connect a device",
+    `<h1 id="gh-title">Connect a device</h1>
+<p>${v.prefilled ? "Check that this is the code shown on your device, then continue." : "Enter the code shown on your device."}</p>
+${v.error === undefined ? "" : `<p class="gh-alert" id="gh-error" role="alert">${e(v.error)}</p>`}
+<form method="post" action="${e(v.action)}">
+<input type="hidden" name="csrf" value="${e(v.csrf)}">
+<div class="gh-field">
+<label for="gh-user-code">Code</label>
+<input id="gh-user-code" name="user_code" type="text" autocomplete="off" autocapitalize="characters" spellcheck="false" maxlength="64" placeholder="XXXX-XXXX" required autofocus${v.userCode ? ` value="${e(v.userCode)}"` : ""}${invalid}>
+</div>
+<button type="submit" class="gh-primary">Continue</button>
+</form>
+<p class="gh-muted">Only enter a code from a device you are using yourself. Never enter a code someone sent you.</p>`
+  )
+}

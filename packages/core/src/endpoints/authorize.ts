@@ -320,7 +320,7 @@ export const resumeEndpoint = (ctx: EndpointContext) =>
     if (!id || ctx.url.searchParams.getAll("interaction").length > 1) return yield* invalid("missing interaction")
     const record = yield* store.find(id)
     const now = yield* Clock.currentTimeMillis
-    if (!record || record.expiresAt <= now) return yield* invalid("this sign-in has expired; start again from the application")
+    if (!record || record.kind !== "authorize" || record.expiresAt <= now) return yield* invalid("this sign-in has expired; start again from the application")
     const binding = ctx.cookies.get(interactionCookie(config))
     if (!binding || !crypto.equal(yield* crypto.digest(binding), record.bindingDigest)) {
       return yield* invalid("this sign-in was started in another browser")

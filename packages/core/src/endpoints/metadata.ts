@@ -8,7 +8,7 @@
  */
 import { Effect } from "effect"
 import { GatehouseConfig, type ResolvedConfig } from "../config.js"
-import { publicJson } from "../http/response.js"
+import { publicJsonText } from "../http/response.js"
 import type { Endpoint } from "../http/router.js"
 import { ASSERTION_ALGS, SUPPORTED_METHODS } from "../client-auth/index.js"
 import { GRANT_TYPES_SUPPORTED } from "../grants/index.js"
@@ -56,6 +56,8 @@ export const serverMetadata = (config: ResolvedConfig): Record<string, unknown> 
     introspection_endpoint: e.introspection,
     introspection_endpoint_auth_methods_supported: [...SUPPORTED_METHODS],
     introspection_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGS],
+    // RFC 8628 §4 (the device_code grant type is in grant_types_supported through the registry)
+    device_authorization_endpoint: e.deviceAuthorization,
     // RFC 8414 §2 / RFC 7636 §4.3: S256 only (plain refused, RFC 9700 §2.1.1)
     code_challenge_methods_supported: ["S256"],
     // RFC 9207 §3: `iss` is in every authorization response
@@ -75,10 +77,21 @@ export const serverMetadata = (config: ResolvedConfig): Record<string, unknown> 
   }
 }
 
+/** The serialized document, built once per configuration (it is a function of it alone). */
+const documents = new WeakMap<ResolvedConfig, string>()
+const serialized = (config: ResolvedConfig): string => {
+  let document = documents.get(config)
+  if (document === undefined) {
+    document = JSON.stringify(serverMetadata(config))
+    documents.set(config, document)
+  }
+  return document
+}
+
 /** RFC 8414 §3.2: 200, application/json; cacheable, and CORS-readable by browser clients. */
 export const authorizationServerMetadataEndpoint: Endpoint<GatehouseServices> = () =>
-  Effect.map(GatehouseConfig, (config) => publicJson(serverMetadata(config)))
+  Effect.map(GatehouseConfig, (config) => publicJsonText(serialized(config)))
 
 /** OIDC Discovery §4.2: the same document. */
 export const openidConfigurationEndpoint: Endpoint<GatehouseServices> = () =>
-  Effect.map(GatehouseConfig, (config) => publicJson(serverMetadata(config)))
+  Effect.map(GatehouseConfig, (config) => publicJsonText(serialized(config)))

@@ -6,11 +6,12 @@
 import type { GatehouseServices } from "../services.js"
 import { authorizationCode } from "./authorization_code.js"
 import { clientCredentials } from "./client_credentials.js"
+import { deviceCode } from "./device_code.js"
 import { refreshToken } from "./refresh_token.js"
 import type { GrantHandler } from "./types.js"
 
 export const grants: ReadonlyMap<string, GrantHandler<GatehouseServices>> = new Map<string, GrantHandler<GatehouseServices>>(
-  [authorizationCode, refreshToken, clientCredentials].map((grant) => [grant.grantType, grant])
+  [authorizationCode, refreshToken, clientCredentials, deviceCode].map((grant) => [grant.grantType, grant])
 )
 
 /** RFC 8414 §2 `grant_types_supported`. */

@@ -37,42 +37,69 @@ const toParams = (search: URLSearchParams): Effect.Effect<Params, InvalidRequest
   return Effect.succeed(params)
 }
 
-/** Read the body as text, refusing more than `maxBytes`. */
-export const readBody = (request: Request, maxBytes: number): Effect.Effect<string, PayloadTooLarge | InvalidRequest> =>
-  Effect.gen(function*() {
-    const declared = request.headers.get("content-length")
-    if (declared !== null && Number(declared) > maxBytes) {
-      return yield* new PayloadTooLarge({ description: `request body larger than ${maxBytes} bytes` })
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true })
+
+const TOO_LARGE = Symbol("too large")
+
+/** The whole body stream, or TOO_LARGE as soon as it passes `maxBytes` (then cancelled). */
+const readLimited = async (body: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array | typeof TOO_LARGE> => {
+  const reader = body.getReader()
+  const chunks: Array<Uint8Array> = []
+  let total = 0
+  while (true) {
+    const { done, value } = await reader.read()
+    if (done) break
+    total += value.byteLength
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => undefined)
+      return TOO_LARGE
     }
-    if (request.body === null) return ""
-    const reader = request.body.getReader()
-    const chunks: Array<Uint8Array> = []
-    let total = 0
-    while (true) {
-      const { done, value } = yield* Effect.tryPromise({
-        try: () => reader.read(),
-        catch: () => new InvalidRequest({ description: "the request body could not be read" })
-      })
-      if (done) break
-      total += value.byteLength
-      if (total > maxBytes) {
-        yield* Effect.promise(() => reader.cancel().catch(() => undefined))
-        return yield* new PayloadTooLarge({ description: `request body larger than ${maxBytes} bytes` })
-      }
-      chunks.push(value)
-    }
-    const bytes = new Uint8Array(total)
-    let offset = 0
-    for (const c of chunks) {
-      bytes.set(c, offset)
-      offset += c.byteLength
-    }
-    try {
-      return new TextDecoder("utf-8", { fatal: true }).decode(bytes)
-    } catch {
-      return yield* new InvalidRequest({ description: "the request body is not valid UTF-8" })
-    }
-  })
+    chunks.push(value)
+  }
+  if (chunks.length === 1) return chunks[0]!
+  const bytes = new Uint8Array(total)
+  let offset = 0
+  for (const c of chunks) {
+    bytes.set(c, offset)
+    offset += c.byteLength
+  }
+  return bytes
+}
+
+const tooLarge = (maxBytes: number) => new PayloadTooLarge({ description: `request body larger than ${maxBytes} bytes` })
+
+const unreadable = () => new InvalidRequest({ description: "the request body could not be read" })
+
+const decodeBody = (maxBytes: number) => (bytes: Uint8Array | typeof TOO_LARGE): Effect.Effect<string, PayloadTooLarge | InvalidRequest> => {
+  if (bytes === TOO_LARGE || bytes.byteLength > maxBytes) return Effect.fail(tooLarge(maxBytes))
+  try {
+    return Effect.succeed(strictUtf8.decode(bytes))
+  } catch {
+    return Effect.fail(new InvalidRequest({ description: "the request body is not valid UTF-8" }))
+  }
+}
+
+/**
+ * Read the body as text, refusing more than `maxBytes`. A declared `Content-Length` above
+ * the limit is refused unread. Within it, the body is taken whole (`arrayBuffer()`): the
+ * server's message framing delivers no more than the declared length (RFC 9112 §6.2,
+ * RFC 9113 §8.1.1), and the length is checked again after. Without one (chunked), the
+ * stream is read with a running count and cancelled past the limit.
+ */
+export const readBody = (request: Request, maxBytes: number): Effect.Effect<string, PayloadTooLarge | InvalidRequest> => {
+  const declared = request.headers.get("content-length")
+  if (declared !== null && /^[0-9]+$/.test(declared)) {
+    if (Number(declared) > maxBytes) return Effect.fail(tooLarge(maxBytes))
+    return Effect.flatMap(
+      Effect.tryPromise({ try: () => request.arrayBuffer(), catch: unreadable }),
+      (buffer) => decodeBody(maxBytes)(new Uint8Array(buffer))
+    )
+  }
+  const body = request.body
+  if (body === null) return Effect.succeed("")
+  // one promise for the whole stream (not one effect per chunk)
+  return Effect.flatMap(Effect.tryPromise({ try: () => readLimited(body, maxBytes), catch: unreadable }), decodeBody(maxBytes))
+}
 
 const mediaType = (request: Request) => (request.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase()
 
@@ -168,25 +195,44 @@ export const parseBasicAuth = (request: Request): Effect.Effect<BasicCredentials
   if (header === null) return Effect.succeed(undefined)
   const match = /^Basic[ ]+([A-Za-z0-9+/=_-]*)\s*$/i.exec(header)
   if (!match) return Effect.succeed(undefined)
-  const bad = new InvalidClient({ description: "malformed HTTP Basic credentials", scheme: "Basic" })
+  // built only on failure: constructing an error captures a stack trace
+  const bad = () => Effect.fail(new InvalidClient({ description: "malformed HTTP Basic credentials", scheme: "Basic" }))
   let decoded: string
   try {
-    decoded = new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(atob(match[1]!), (c) => c.charCodeAt(0)))
+    decoded = latin1ToUtf8(atob(match[1]!))
   } catch {
-    return Effect.fail(bad)
+    return bad()
   }
   const colon = decoded.indexOf(":")
-  if (colon < 0) return Effect.fail(bad)
+  if (colon < 0) return bad()
   try {
-    const formDecode = (s: string) => decodeURIComponent(s.replace(/\+/g, " "))
     return Effect.succeed({
       clientId: formDecode(decoded.slice(0, colon)),
       clientSecret: formDecode(decoded.slice(colon + 1))
     })
   } catch {
-    return Effect.fail(bad)
+    return bad()
   }
 }
+
+/** The bytes `atob` returns (one char per byte) read as UTF-8; throws on invalid UTF-8. */
+const latin1ToUtf8 = (binary: string): string => {
+  // ASCII (every id and secret we issue) is its own UTF-8
+  let ascii = true
+  for (let i = 0; i < binary.length; i++) {
+    if (binary.charCodeAt(i) > 0x7f) {
+      ascii = false
+      break
+    }
+  }
+  if (ascii) return binary
+  const bytes = new Uint8Array(binary.length)
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
+  return strictUtf8.decode(bytes)
+}
+
+/** RFC 6749 Appendix B: application/x-www-form-urlencoded decoding of one Basic credential. */
+const formDecode = (s: string) => decodeURIComponent(s.includes("+") ? s.replace(/\+/g, " ") : s)
 
 /** RFC 6750 §2.1: the Bearer token from the Authorization header. */
 export const bearerToken = (request: Request): string | undefined => {

@@ -7,15 +7,132 @@ import { errorCode, errorTable, type ProtocolError, publicDescription } from "..
 
 export const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" } as const
 
+/**
+ * The text a `TextResponse` carries. `Symbol.for` keys, so an adapter finds them without
+ * importing core.
+ */
+export const RESPONSE_TEXT: unique symbol = Symbol.for("@gatehouse/core/response-text") as never
+/**
+ * Set to `true` on a `Request` by an adapter that writes to its server's own response
+ * object (`@gatehouse/express`): the handler may then answer with a `TextResponse`, whose
+ * body it reads from `RESPONSE_TEXT` instead of a stream.
+ */
+export const ACCEPTS_TEXT_RESPONSE: unique symbol = Symbol.for("@gatehouse/core/accepts-text-response") as never
+
+const state = Symbol("textResponse")
+interface TextState {
+  readonly text: string
+  used: boolean
+  stream?: ReadableStream<Uint8Array>
+}
+
+/**
+ * A `Response` built from a string whose body stream is made only if someone reads `body`.
+ * Node's Fetch implementation builds a `ReadableStream` for every body up front, which
+ * costs more than the rest of a token response; the endpoints' answers are strings.
+ * Constructed without a body, it answers every body member (`text()`, `json()`, `body`, ...)
+ * from the text. Only adapters that asked for it (`ACCEPTS_TEXT_RESPONSE`) receive one;
+ * the router turns it into a plain `Response` for everyone else (`toPlatformResponse`),
+ * since a runtime may read a returned Response's body from its internal state.
+ */
+class TextResponse extends Response {
+  declare [state]: TextState
+  declare [RESPONSE_TEXT]: string
+}
+
+const encoder = new TextEncoder()
+const takeText = (r: TextResponse): string => {
+  const st = r[state]
+  if (st.used || st.stream?.locked) throw new TypeError("Body is unusable: Body has already been read")
+  st.used = true
+  return st.text
+}
+const bodyMethod = <A>(f: (text: string) => A | Promise<A>) =>
+  function(this: TextResponse): Promise<A> {
+    try {
+      const st = this[state]
+      if (st.stream !== undefined) return new Response(st.stream).text().then(f)
+      return Promise.resolve(f(takeText(this)))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+const toBytes = (text: string) => encoder.encode(text)
+Object.defineProperties(TextResponse.prototype, {
+  body: {
+    configurable: true,
+    enumerable: true,
+    get(this: TextResponse) {
+      const st = this[state]
+      if (st.stream === undefined) {
+        if (st.used) return null
+        const text = st.text
+        st.stream = new ReadableStream<Uint8Array>({
+          start(controller) {
+            controller.enqueue(toBytes(text))
+            controller.close()
+          }
+        })
+      }
+      return st.stream
+    }
+  },
+  bodyUsed: {
+    configurable: true,
+    enumerable: true,
+    get(this: TextResponse) {
+      const st = this[state]
+      return st.used || (st.stream?.locked ?? false)
+    }
+  },
+  text: { configurable: true, writable: true, value: bodyMethod((text) => text) },
+  json: { configurable: true, writable: true, value: bodyMethod((text) => JSON.parse(text) as unknown) },
+  arrayBuffer: { configurable: true, writable: true, value: bodyMethod((text) => toBytes(text).buffer) },
+  bytes: { configurable: true, writable: true, value: bodyMethod(toBytes) },
+  blob: { configurable: true, writable: true, value: bodyMethod((text) => new Response(text).blob()) },
+  formData: { configurable: true, writable: true, value: bodyMethod((text) => new Response(text).formData()) },
+  clone: {
+    configurable: true,
+    writable: true,
+    value(this: TextResponse) {
+      const st = this[state]
+      if (st.used || st.stream !== undefined) throw new TypeError("Response.clone: Body has already been consumed.")
+      return textResponse(st.text, { status: this.status, statusText: this.statusText, headers: this.headers })
+    }
+  }
+})
+
+/** A Response with a string body: a `TextResponse` (see above). */
+export const textResponse = (text: string, init: ResponseInit): Response => {
+  const response = new TextResponse(null, init)
+  // what `new Response(string)` would say when the caller did not
+  if (!response.headers.has("content-type")) response.headers.set("content-type", "text/plain;charset=UTF-8")
+  response[state] = { text, used: false }
+  response[RESPONSE_TEXT] = text
+  return response
+}
+
+/** A plain `Response` for what leaves core (see `TextResponse`); other responses as they are. */
+export const toPlatformResponse = (response: Response): Response => {
+  if (!(response instanceof TextResponse)) return response
+  const st = response[state]
+  const init = { status: response.status, statusText: response.statusText, headers: response.headers }
+  if (st.stream !== undefined) return new Response(st.stream, init)
+  return new Response(st.used ? null : st.text, init)
+}
+
 export const json = (body: unknown, status = 200, headers: Record<string, string> = {}): Response =>
-  new Response(JSON.stringify(body), {
+  textResponse(JSON.stringify(body), {
     status,
     headers: { "content-type": "application/json; charset=utf-8", ...NO_STORE, ...headers }
   })
 
 /** JSON that may be cached (discovery, JWKS). */
-export const publicJson = (body: unknown, maxAge = 300): Response =>
-  new Response(JSON.stringify(body), {
+export const publicJson = (body: unknown, maxAge = 300): Response => publicJsonText(JSON.stringify(body), maxAge)
+
+/** `publicJson` of an already serialized document. */
+export const publicJsonText = (text: string, maxAge = 300): Response =>
+  textResponse(text, {
     status: 200,
     headers: {
       "content-type": "application/json; charset=utf-8",
@@ -24,7 +141,8 @@ export const publicJson = (body: unknown, maxAge = 300): Response =>
     }
   })
 
-const quote = (s: string) => s.replace(/[\\"]/g, "\\$&").replace(/[^\x20-\x7e]/g, "?")
+// RFC 6750 §3: error_description is %x20-21 / %x23-5B / %x5D-7E: no quote, no backslash
+const quote = (s: string) => s.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, "")
 
 /** RFC 6749 §5.2 error response (token, introspection, revocation, registration). */
 export const oauthErrorResponse = (error: ProtocolError): Response => {
@@ -69,7 +187,7 @@ export const htmlHeaders = (csp = "default-src 'none'; style-src 'unsafe-inline'
 })
 
 export const html = (body: string, status = 200, headers: Record<string, string> = {}): Response =>
-  new Response(body, { status, headers: { ...htmlHeaders(), ...headers } })
+  textResponse(body, { status, headers: { ...htmlHeaders(), ...headers } })
 
 const page = (title: string, content: string) =>
   `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title>` +
@@ -120,7 +238,7 @@ export const formPost = (action: string, params: Record<string, string>, headers
     `default-src 'none'; style-src 'unsafe-inline'; script-src '${FORM_POST_SCRIPT_HASH}'; form-action ${origin}; frame-ancestors 'none'; base-uri 'none'`
   ))
   for (const [k, v] of headers) h.append(k, v)
-  return new Response(body, { status: 200, headers: h })
+  return textResponse(body, { status: 200, headers: h })
 }
 
 export interface CookieOptions {

@@ -7,7 +7,7 @@
 import { Cause, Effect } from "effect"
 import { isInternal, MethodNotAllowed, NotFound, type ProtocolError, ServerError } from "../errors.js"
 import { parseCookies } from "./request.js"
-import { bearerErrorResponse, errorPage, oauthErrorResponse } from "./response.js"
+import { ACCEPTS_TEXT_RESPONSE, bearerErrorResponse, errorPage, oauthErrorResponse, toPlatformResponse } from "./response.js"
 
 export interface EndpointContext {
   readonly request: Request
@@ -21,7 +21,7 @@ export type ErrorStyle = "oauth" | "bearer" | "page"
 
 export interface Route<R> {
   readonly style: ErrorStyle
-  readonly methods: Partial<Record<"GET" | "POST" | "PUT" | "DELETE" | "OPTIONS", Endpoint<R>>>
+  readonly methods: Partial<Record<"GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS", Endpoint<R>>>
   /** answer CORS preflights and add `Access-Control-Allow-Origin: *` (token, jwks, userinfo, ...) */
   readonly cors?: boolean
 }
@@ -41,6 +41,38 @@ const withCors = (response: Response): Response => {
 }
 
 /**
+ * The path of an absolute URL as a `Request` serializes it (already parsed and normalised by
+ * the URL parser when the Request was built): what routing needs, without parsing it again.
+ */
+const pathOf = (href: string): string | undefined => {
+  const scheme = href.indexOf("://")
+  if (scheme < 0) return undefined
+  const start = href.indexOf("/", scheme + 3)
+  if (start < 0) return "/"
+  let end = href.length
+  const query = href.indexOf("?", start)
+  if (query >= 0) end = query
+  const fragment = href.indexOf("#", start)
+  if (fragment >= 0 && fragment < end) end = fragment
+  return href.slice(start, end)
+}
+
+/** `url` and `cookies` are parsed when an endpoint first reads them. */
+const endpointContext = (request: Request, href: string): EndpointContext => {
+  let url: URL | undefined
+  let cookies: ReadonlyMap<string, string> | undefined
+  return {
+    request,
+    get url() {
+      return (url ??= new URL(href))
+    },
+    get cookies() {
+      return (cookies ??= parseCookies(request))
+    }
+  }
+}
+
+/**
  * Build the request handler effect for a route table. Unknown paths give 404 `not_found`
  * JSON; wrong methods 405 with `Allow`.
  */
@@ -49,14 +81,26 @@ export const makeRouter = <R>(
   /** routes matched by path prefix ("/register/" for RFC 7592 client configuration URLs) */
   prefixRoutes: ReadonlyArray<readonly [string, Route<R>]> = []
 ) =>
-(request: Request): Effect.Effect<Response, never, R> => {
-  let url: URL
-  try {
-    url = new URL(request.url)
-  } catch {
-    return Effect.succeed(oauthErrorResponse(new NotFound({ description: "malformed request URL" })))
-  }
-  const pathname = url.pathname.length > 1 && url.pathname.endsWith("/") ? url.pathname.slice(0, -1) : url.pathname
+(request: Request): Effect.Effect<Response, never, R> => Effect.map(dispatch(routes, prefixRoutes, request), finish(request))
+
+/**
+ * What leaves the router: a plain `Response`, unless the adapter that made the request
+ * reads text responses itself (`ACCEPTS_TEXT_RESPONSE`, see http/response.ts).
+ */
+const finish = (request: Request) =>
+  (request as { [ACCEPTS_TEXT_RESPONSE]?: unknown })[ACCEPTS_TEXT_RESPONSE] === true
+    ? (response: Response) => response
+    : toPlatformResponse
+
+const dispatch = <R>(
+  routes: ReadonlyMap<string, Route<R>>,
+  prefixRoutes: ReadonlyArray<readonly [string, Route<R>]>,
+  request: Request
+): Effect.Effect<Response, never, R> => {
+  const href = request.url
+  const path = pathOf(href)
+  if (path === undefined) return Effect.succeed(oauthErrorResponse(new NotFound({ description: "malformed request URL" })))
+  const pathname = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path
   const route = routes.get(pathname) ?? prefixRoutes.find(([prefix]) => pathname.startsWith(prefix))?.[1]
   if (!route) {
     return Effect.succeed(oauthErrorResponse(new NotFound({ description: `no endpoint at ${pathname.slice(0, 200)}` })))
@@ -80,7 +124,7 @@ export const makeRouter = <R>(
       allow: Object.keys(route.methods)
     })))
   }
-  return endpoint({ request, url, cookies: parseCookies(request) }).pipe(
+  return endpoint(endpointContext(request, href)).pipe(
     Effect.catchCause((cause) => {
       const failure = Cause.findErrorOption(cause)
       const error: ProtocolError = failure._tag === "Some"

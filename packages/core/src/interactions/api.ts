@@ -5,7 +5,7 @@
  */
 import { Clock, Effect } from "effect"
 import { Clients } from "../clients.js"
-import { GatehouseConfig } from "../config.js"
+import { GatehouseConfig, type ResolvedConfig } from "../config.js"
 import { InvalidRequest } from "../errors.js"
 import { GrantStore } from "../ports/GrantStore.js"
 import { type InteractionRecord, type InteractionState, InteractionStore } from "../ports/InteractionStore.js"
@@ -81,9 +81,24 @@ export interface InteractionDetails {
   readonly uiLocales?: string | undefined
   /** milliseconds since epoch */
   readonly expiresAt: number
+  /**
+   * what started it: "authorize" (a client redirected the browser here), "device" (a code
+   * typed from a device, RFC 8628: pages should say so, §5.4) or "gnap" (RFC 9635)
+   */
+  readonly kind: InteractionRecord["kind"]
 }
 
 const OPEN: ReadonlyArray<InteractionState> = ["pending", "authenticated"]
+
+/** Where the browser goes once the host answered: the resume step of the flow that started it. */
+const resumeUrl = (config: ResolvedConfig, record: InteractionRecord): string => {
+  const resume = record.kind === "device"
+    ? config.endpoints.deviceResume
+    : record.kind === "gnap"
+    ? config.endpoints.gnapResume
+    : config.endpoints.resume
+  return `${resume}?interaction=${encodeURIComponent(record.id)}`
+}
 
 const notFound = new InvalidRequest({ description: "the interaction does not exist, has expired or is already finished" })
 
@@ -116,12 +131,14 @@ export const details = Effect.fn("Interactions.details")(function*(id: string) {
   const client = yield* (yield* Clients).find(record.clientId)
   const outcome = outcomeOf(record)
   const accountId = outcome?.outcome === "authenticated" ? outcome.accountId : payload.session?.accountId
+  // RFC 9635 §2.3.2: a GNAP client instance describes itself in its request
+  const display = (payload as { readonly display?: { readonly name?: string; readonly uri?: string; readonly logoUri?: string } }).display
   return {
     id,
     clientId: record.clientId,
-    clientName: client?.metadata.client_name,
-    clientUri: client?.metadata.client_uri,
-    logoUri: client?.metadata.logo_uri,
+    clientName: client?.metadata.client_name ?? display?.name,
+    clientUri: client?.metadata.client_uri ?? display?.uri,
+    logoUri: client?.metadata.logo_uri ?? display?.logoUri,
     policyUri: client?.metadata.policy_uri,
     tosUri: client?.metadata.tos_uri,
     scope: payload.request.scope,
@@ -129,7 +146,8 @@ export const details = Effect.fn("Interactions.details")(function*(id: string) {
     accountId,
     loginHint: payload.request.loginHint,
     uiLocales: payload.request.uiLocales,
-    expiresAt: record.expiresAt
+    expiresAt: record.expiresAt,
+    kind: record.kind
   } satisfies InteractionDetails
 })
 
@@ -195,7 +213,7 @@ export const complete = Effect.fn("Interactions.complete")(function*(id: string,
     result: JSON.stringify(outcome)
   })
   if (!ok) return yield* notFound
-  return { redirectTo: `${config.endpoints.resume}?interaction=${encodeURIComponent(id)}` }
+  return { redirectTo: resumeUrl(config, record) }
 })
 
 export const deny = Effect.fn("Interactions.deny")(function*(id: string, reason?: DenyReason) {
@@ -211,5 +229,5 @@ export const deny = Effect.fn("Interactions.deny")(function*(id: string, reason?
     result: JSON.stringify(outcome)
   })
   if (!ok) return yield* notFound
-  return { redirectTo: `${config.endpoints.resume}?interaction=${encodeURIComponent(id)}` }
+  return { redirectTo: resumeUrl(config, record) }
 })

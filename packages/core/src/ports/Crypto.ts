@@ -1,17 +1,59 @@
 /**
- * Randomness, digests and constant-time comparison, on WebCrypto only (so core runs on
- * Node, Bun, Deno and workers). A port so tests can make randomness deterministic.
+ * Randomness, digests, constant-time comparison and JWS signatures. A port so tests can
+ * make randomness deterministic, and so each runtime gets its fastest implementation:
+ *
+ * - `Crypto.layerWebCrypto`: WebCrypto only (`crypto.subtle`): runs on Node, Bun, Deno and
+ *   workers. Digests and signatures are asynchronous there (on Node each one is a job on
+ *   the libuv threadpool and a promise back), which costs more than the hash itself.
+ * - `Crypto.layerNode(nodeCrypto)`: the same operations on a `node:crypto` module handed in
+ *   by the host (core imports no Node module): synchronous SHA-256 and signatures.
+ * - `Crypto.layerDefault` (what `createGatehouse` uses): `layerNode` with the runtime's own
+ *   `node:crypto` when the runtime is Node.js and offers `process.getBuiltinModule`
+ *   (Node >= 20.16), else `layerWebCrypto`.
+ *
+ * Both produce identical values: SHA-256 digests of high-entropy values, base64url, and
+ * RFC 7518 signatures (ECDSA as R || S, §3.4; RSASSA-PSS with a 32-byte salt, §3.5).
  */
 import { Context, Effect, Layer } from "effect"
+import type { SigningAlg } from "../config.js"
+import { ServerError } from "../errors.js"
 
 const encoder = new TextEncoder()
 
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
 /** base64url without padding (RFC 4648 §5). */
 export const base64url = (bytes: Uint8Array): string => {
-  let binary = ""
-  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]!)
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")
+  let out = ""
+  const n = bytes.length
+  let i = 0
+  for (; i + 2 < n; i += 3) {
+    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!
+    out += ALPHABET[v >>> 18]! + ALPHABET[(v >>> 12) & 63]! + ALPHABET[(v >>> 6) & 63]! + ALPHABET[v & 63]!
+  }
+  if (i < n) {
+    const v = (bytes[i]! << 16) | ((i + 1 < n ? bytes[i + 1]! : 0) << 8)
+    out += ALPHABET[v >>> 18]! + ALPHABET[(v >>> 12) & 63]!
+    if (i + 1 < n) out += ALPHABET[(v >>> 6) & 63]!
+  }
+  return out
 }
+
+/** Bytes of an unpadded base64url string (RFC 4648 §5), or undefined when it is not one. */
+export const base64urlDecode = (value: string): Uint8Array<ArrayBuffer> | undefined => {
+  if (!/^[A-Za-z0-9_-]*$/.test(value) || value.length % 4 === 1) return undefined
+  try {
+    const binary = atob(value.replace(/-/g, "+").replace(/_/g, "/"))
+    const bytes = new Uint8Array(binary.length)
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
+    return bytes
+  } catch {
+    return undefined
+  }
+}
+
+/** base64url of the UTF-8 of a string (JWS header and payload segments, RFC 7515 §7.1). */
+export const base64urlString = (value: string): string => base64url(encoder.encode(value))
 
 /**
  * Constant-time string comparison: the time taken depends only on the length of `b`
@@ -25,7 +67,7 @@ export const timingSafeEqual = (a: string, b: string): boolean => {
   return diff === 0
 }
 
-export class Crypto extends Context.Service<Crypto, {
+export interface CryptoService {
   /** `bytes` random bytes (default 32 = 256 bits), base64url. */
   randomToken(bytes?: number): Effect.Effect<string>
   /** SHA-256 of the UTF-8 string, base64url: how secrets, codes and tokens are stored. */
@@ -34,18 +76,179 @@ export class Crypto extends Context.Service<Crypto, {
   sha256(value: Uint8Array<ArrayBuffer> | string): Effect.Effect<Uint8Array>
   /** Constant-time equality. */
   equal(a: string, b: string): boolean
-}>()("@gatehouse/core/ports/Crypto") {
-  static readonly layerWebCrypto = Layer.succeed(Crypto, Crypto.of({
-    randomToken: (bytes = 32) =>
-      Effect.sync(() => base64url(globalThis.crypto.getRandomValues(new Uint8Array(bytes)))),
-    digest: (value) =>
-      Effect.promise(() => globalThis.crypto.subtle.digest("SHA-256", encoder.encode(value))).pipe(
-        Effect.map((buf) => base64url(new Uint8Array(buf)))
-      ),
-    sha256: (value) =>
-      Effect.promise(() =>
-        globalThis.crypto.subtle.digest("SHA-256", typeof value === "string" ? encoder.encode(value) : value)
-      ).pipe(Effect.map((buf) => new Uint8Array(buf))),
-    equal: timingSafeEqual
-  }))
+  /**
+   * RFC 7515 §5.1 step 5: the JWS Signature of the signing input with a private key of
+   * `alg` (RFC 7518 §3: ECDSA as R || S, RSASSA-PSS with a 32-byte salt).
+   */
+  sign(alg: SigningAlg, key: CryptoKey, input: Uint8Array<ArrayBuffer>): Effect.Effect<Uint8Array, ServerError>
+  /** RFC 7515 §5.2 step 8: whether `signature` is valid for the signing input under the public `key`. */
+  verify(alg: SigningAlg, key: CryptoKey, input: Uint8Array<ArrayBuffer>, signature: Uint8Array<ArrayBuffer>): Effect.Effect<boolean>
+}
+
+/** WebCrypto algorithm parameters per JWS alg (RFC 7518 §3). */
+const webAlgorithm = (alg: SigningAlg): AlgorithmIdentifier | RsaPssParams | EcdsaParams => {
+  switch (alg) {
+    case "ES256":
+      return { name: "ECDSA", hash: "SHA-256" }
+    case "EdDSA":
+      return { name: "Ed25519" }
+    case "RS256":
+      return { name: "RSASSA-PKCS1-v1_5" }
+    case "PS256":
+      return { name: "RSA-PSS", saltLength: 32 }
+  }
+}
+
+/**
+ * Whether `key` is a key of `alg` (RFC 7518 §3: P-256 for ES256, SHA-256 RSA keys for RS256
+ * and PS256): a key of another algorithm never signs or verifies under `alg`.
+ */
+const keyMatches = (alg: SigningAlg, key: CryptoKey): boolean => {
+  const a = key.algorithm as Partial<EcKeyAlgorithm & RsaHashedKeyAlgorithm>
+  switch (alg) {
+    case "ES256":
+      return a.name === "ECDSA" && a.namedCurve === "P-256"
+    case "EdDSA":
+      return a.name === "Ed25519"
+    case "RS256":
+      return a.name === "RSASSA-PKCS1-v1_5" && (a.hash as Algorithm | undefined)?.name === "SHA-256"
+    case "PS256":
+      return a.name === "RSA-PSS" && (a.hash as Algorithm | undefined)?.name === "SHA-256"
+  }
+}
+
+const signingFailed = (alg: SigningAlg) => (cause: unknown) => new ServerError({ detail: `${alg} signing failed`, cause })
+
+const webCrypto: CryptoService = {
+  randomToken: (bytes = 32) => Effect.sync(() => base64url(globalThis.crypto.getRandomValues(new Uint8Array(bytes)))),
+  digest: (value) =>
+    Effect.map(
+      Effect.promise(() => globalThis.crypto.subtle.digest("SHA-256", encoder.encode(value))),
+      (buf) => base64url(new Uint8Array(buf))
+    ),
+  sha256: (value) =>
+    Effect.map(
+      Effect.promise(() => globalThis.crypto.subtle.digest("SHA-256", typeof value === "string" ? encoder.encode(value) : value)),
+      (buf) => new Uint8Array(buf)
+    ),
+  equal: timingSafeEqual,
+  sign: (alg, key, input) =>
+    Effect.map(
+      Effect.tryPromise({
+        try: async () => {
+          if (!keyMatches(alg, key)) throw new TypeError(`the key is not a ${alg} key`)
+          return globalThis.crypto.subtle.sign(webAlgorithm(alg), key, input)
+        },
+        catch: signingFailed(alg)
+      }),
+      (buf) => new Uint8Array(buf)
+    ),
+  verify: (alg, key, input, signature) =>
+    keyMatches(alg, key)
+      ? Effect.tryPromise(() => globalThis.crypto.subtle.verify(webAlgorithm(alg), key, signature, input)).pipe(
+        Effect.orElseSucceed(() => false)
+      )
+      : Effect.succeed(false)
+}
+
+/** The parts of `node:crypto` the Node implementation uses (typed here: core has no Node types). */
+export interface NodeCryptoModule {
+  createHash(algorithm: string): { update(data: string | Uint8Array): { digest(): Uint8Array; digest(encoding: "base64url"): string } }
+  randomBytes(size: number): Uint8Array & { toString(encoding: "base64url"): string }
+  sign(algorithm: string | null | undefined, data: Uint8Array, key: object): Uint8Array
+  verify(algorithm: string | null | undefined, data: Uint8Array, key: object, signature: Uint8Array): boolean
+  readonly KeyObject: { from(key: CryptoKey): object }
+  readonly constants: { readonly RSA_PKCS1_PSS_PADDING: number }
+}
+
+const makeNodeCrypto = (node: NodeCryptoModule): CryptoService => {
+  // one KeyObject per CryptoKey (keys are imported once, tokens/keys.ts)
+  const keyObjects = new WeakMap<CryptoKey, object>()
+  const keyObject = (key: CryptoKey) => {
+    let ko = keyObjects.get(key)
+    if (ko === undefined) {
+      ko = node.KeyObject.from(key)
+      keyObjects.set(key, ko)
+    }
+    return ko
+  }
+  const params = (alg: SigningAlg, key: CryptoKey): [string | null, object] => {
+    const ko = keyObject(key)
+    switch (alg) {
+      case "ES256":
+        return ["sha256", { key: ko, dsaEncoding: "ieee-p1363" }]
+      case "EdDSA":
+        return [null, ko]
+      case "RS256":
+        return ["sha256", ko]
+      case "PS256":
+        return ["sha256", { key: ko, padding: node.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }]
+    }
+  }
+  // CSPRNG output fetched 4 KiB at a time (one call instead of one per token, as Node's own
+  // randomUUID does); every byte is handed out once
+  const POOL = 4096
+  let pool: Uint8Array = new Uint8Array(0)
+  let offset = 0
+  const random = (n: number): Uint8Array => {
+    if (n > POOL / 4) return node.randomBytes(n)
+    if (offset + n > pool.length) {
+      pool = node.randomBytes(POOL)
+      offset = 0
+    }
+    const out = pool.subarray(offset, offset + n)
+    offset += n
+    return out
+  }
+  return {
+    randomToken: (bytes = 32) => Effect.sync(() => base64url(random(bytes))),
+    digest: (value) => Effect.sync(() => node.createHash("sha256").update(value).digest("base64url")),
+    sha256: (value) => Effect.sync(() => new Uint8Array(node.createHash("sha256").update(value).digest())),
+    equal: timingSafeEqual,
+    sign: (alg, key, input) =>
+      Effect.try({
+        try: () => {
+          if (!keyMatches(alg, key)) throw new TypeError(`the key is not a ${alg} key`)
+          const [hash, k] = params(alg, key)
+          return new Uint8Array(node.sign(hash, input, k))
+        },
+        catch: signingFailed(alg)
+      }),
+    verify: (alg, key, input, signature) =>
+      Effect.sync(() => {
+        if (!keyMatches(alg, key)) return false
+        try {
+          const [hash, k] = params(alg, key)
+          return node.verify(hash, input, k, signature)
+        } catch {
+          return false
+        }
+      })
+  }
+}
+
+/** `node:crypto` of the running Node.js, when there is one that can hand it over without an import. */
+const builtinNodeCrypto = (): NodeCryptoModule | undefined => {
+  const g = globalThis as {
+    process?: { release?: { name?: string }; getBuiltinModule?: (id: string) => unknown }
+    Bun?: unknown
+    Deno?: unknown
+  }
+  if (g.Bun !== undefined || g.Deno !== undefined || g.process?.release?.name !== "node") return undefined
+  const module = g.process.getBuiltinModule?.("node:crypto") as Partial<NodeCryptoModule> | undefined
+  return module?.createHash && module.sign && module.verify && module.KeyObject?.from && module.randomBytes
+    ? module as NodeCryptoModule
+    : undefined
+}
+
+export class Crypto extends Context.Service<Crypto, CryptoService>()("@gatehouse/core/ports/Crypto") {
+  /** WebCrypto only: every runtime. */
+  static readonly layerWebCrypto = Layer.succeed(Crypto, Crypto.of(webCrypto))
+  /** Synchronous digests and signatures on the `node:crypto` module given (`import * as c from "node:crypto"`). */
+  static readonly layerNode = (nodeCrypto: NodeCryptoModule) => Layer.succeed(Crypto, Crypto.of(makeNodeCrypto(nodeCrypto)))
+  /** Node's own `node:crypto` when running on Node.js >= 20.16, else WebCrypto. */
+  static readonly layerDefault = Layer.sync(Crypto, () => {
+    const node = builtinNodeCrypto()
+    return Crypto.of(node ? makeNodeCrypto(node) : webCrypto)
+  })
 }

@@ -10,7 +10,8 @@ export type InteractionState = "pending" | "authenticated" | "completed" | "deni
 export interface InteractionRecord {
   /** random, unguessable id; appears in the login URL */
   readonly id: string
-  readonly kind: "authorize"
+  /** who started it: /authorize, a device code (RFC 8628), a GNAP grant (RFC 9635) */
+  readonly kind: "authorize" | "device" | "gnap"
   readonly state: InteractionState
   readonly clientId: string
   /** digest of the browser-binding cookie set when the interaction started */

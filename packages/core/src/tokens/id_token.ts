@@ -18,11 +18,13 @@ const encoder = new TextEncoder()
  * hash of the ASCII value, with the hash of the ID token's alg (SHA-512 for Ed25519).
  */
 export const halfHash = (alg: SigningAlg, value: string) =>
-  Effect.promise(async () => {
-    const hash = alg === "EdDSA" ? "SHA-512" : "SHA-256"
-    const digest = new Uint8Array(await globalThis.crypto.subtle.digest(hash, encoder.encode(value)))
-    return base64url(digest.slice(0, digest.length / 2))
-  })
+  alg === "EdDSA"
+    ? Effect.promise(async () => {
+      const digest = new Uint8Array(await globalThis.crypto.subtle.digest("SHA-512", encoder.encode(value)))
+      return base64url(digest.subarray(0, digest.length / 2))
+    })
+    // SHA-256 through the Crypto port: synchronous where the runtime allows
+    : Effect.flatMap(Crypto, (crypto) => Effect.map(crypto.sha256(value), (digest) => base64url(digest.subarray(0, 16))))
 
 export interface IssueIdTokenInput {
   readonly client: ClientRecord

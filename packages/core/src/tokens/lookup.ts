@@ -16,6 +16,21 @@ import { Keys } from "./keys.js"
 /** RFC 7515 §7.1: three base64url segments. Opaque tokens are one base64url string (no dots). */
 const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
 
+const AT_JWT_TYP: ReadonlyArray<string> = ["at+jwt", "application/at+jwt"]
+
+/**
+ * RFC 9068 §4 / RFC 7519 §4.1: issued by us (`iss`), a non-empty `jti`, not expired (`exp`
+ * after now, in seconds), not before its `nbf` when it has one.
+ */
+const claimsValid = (payload: Record<string, unknown>, issuer: string, nowMs: number): boolean => {
+  const now = Math.floor(nowMs / 1000)
+  const { iss, jti, exp, nbf } = payload
+  return iss === issuer &&
+    typeof jti === "string" && jti !== "" &&
+    typeof exp === "number" && exp > now &&
+    (nbf === undefined || (typeof nbf === "number" && nbf <= now))
+}
+
 export interface ActiveAccessToken {
   readonly record: AccessTokenRecord
   /** the verified claims, for JWT access tokens */
@@ -38,16 +53,11 @@ export const findActiveAccessToken = Effect.fnUntraced(function*(
   let jwt: jose.JWTPayload | undefined
   if (JWS_COMPACT.test(token)) {
     const config = yield* GatehouseConfig
-    const verified = yield* (yield* Keys).verify(token, {
-      issuer: config.issuer,
-      typ: "at+jwt",
-      currentDate: new Date(now),
-      requiredClaims: ["jti", "exp"]
-    }).pipe(Effect.catchTag("JoseError", () => Effect.succeed(undefined)))
-    const jti = verified?.payload.jti
-    if (verified === undefined || typeof jti !== "string" || jti === "") return undefined
-    digest = yield* crypto.digest(`jti:${jti}`)
-    jwt = verified.payload
+    // RFC 9068 §4: typ "at+jwt" (or its media type form); signed by one of our keys
+    const payload = yield* (yield* Keys).verifyOwn(token, AT_JWT_TYP)
+    if (payload === undefined || !claimsValid(payload, config.issuer, now)) return undefined
+    digest = yield* crypto.digest(`jti:${payload["jti"] as string}`)
+    jwt = payload as jose.JWTPayload
   } else {
     digest = yield* crypto.digest(token)
   }

@@ -3,17 +3,23 @@ import {
   AccessTokenStore,
   AuthorizationCodeStore,
   ClientStore,
+  DeviceCodeStore,
+  GnapGrantStore,
   GrantStore,
   InteractionStore,
   KeyStore,
   RefreshTokenStore,
-  ReplayCache
+  ReplayCache,
+  UserCodeStore
 } from "@gatehouse/core"
 import { Context } from "effect"
 import type { Dialect } from "../dialect.js"
 import { makeAccessTokenStore } from "./AccessTokenStore.js"
 import { makeAuthorizationCodeStore } from "./AuthorizationCodeStore.js"
 import { makeClientStore } from "./ClientStore.js"
+import { makeDeviceCodeStore } from "./DeviceCodeStore.js"
+import { makeUserCodeStore } from "./UserCodeStore.js"
+import { makeGnapGrantStore } from "./GnapGrantStore.js"
 import { makeGrantStore } from "./GrantStore.js"
 import { makeInteractionStore } from "./InteractionStore.js"
 import { makeKeyStore } from "./KeyStore.js"
@@ -30,6 +36,9 @@ export type StoragePorts =
   | InteractionStore
   | ReplayCache
   | KeyStore
+  | DeviceCodeStore
+  | UserCodeStore
+  | GnapGrantStore
 
 export const makeStorageContext = (d: Dialect): Context.Context<StoragePorts> =>
   Context.make(ClientStore, makeClientStore(d)).pipe(
@@ -39,5 +48,8 @@ export const makeStorageContext = (d: Dialect): Context.Context<StoragePorts> =>
     Context.add(GrantStore, makeGrantStore(d)),
     Context.add(InteractionStore, makeInteractionStore(d)),
     Context.add(ReplayCache, makeReplayCache(d)),
-    Context.add(KeyStore, makeKeyStore(d))
+    Context.add(KeyStore, makeKeyStore(d)),
+    Context.add(DeviceCodeStore, makeDeviceCodeStore(d)),
+    Context.add(UserCodeStore, makeUserCodeStore(d)),
+    Context.add(GnapGrantStore, makeGnapGrantStore(d))
   )

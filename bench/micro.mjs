@@ -1,0 +1,152 @@
+/**
+ * In-process CPU cost per request of Gatehouse's Fetch handler (no HTTP, no load
+ * generator): robust on a busy machine, where req/s over loopback is noisy. Reports
+ * CPU µs per request (process.cpuUsage, so time stolen by other processes is not
+ * counted) for each scenario, with `concurrency` requests in flight.
+ *
+ * Requests are built the way `@gatehouse/express` builds them (`toFetchRequest` over a
+ * body already read, text answers read as the middleware reads them); `--fetch` builds
+ * plain `new Request(...)`s and reads `response.text()`, as a Fetch host (Next.js, Bun) does.
+ *
+ *   node bench/micro.mjs [--n=20000] [--concurrency=20] [--only=a,b] [--fetch]
+ *   node --cpu-prof bench/micro.mjs --only=client_credentials
+ */
+import { AuthorizationCodeStore, createGatehouse, Crypto } from "@gatehouse/core"
+import { acceptTextResponse, toFetchRequest } from "@gatehouse/express"
+import { memoryAccounts, MemoryStorage } from "@gatehouse/testkit"
+import { Clock, Effect } from "effect"
+import {
+  API,
+  BASIC,
+  bodies,
+  CHALLENGE,
+  CLIENT_ID,
+  CLIENT_SECRET,
+  CODE_SCOPE,
+  CODE_TTL_S,
+  OPAQUE_API,
+  REDIRECT_URI,
+  USER,
+  USER_CLAIMS
+} from "./lib/fixtures.mjs"
+
+const option = (name, fallback) => {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`))
+  return arg === undefined ? fallback : arg.slice(name.length + 3)
+}
+const N = Number(option("n", 20000))
+const concurrency = Number(option("concurrency", 20))
+const only = option("only", undefined)?.split(",")
+const issuer = "http://localhost:3000"
+
+const gh = createGatehouse({
+  issuer,
+  storage: MemoryStorage.layer(),
+  accounts: memoryAccounts([{ ...USER, claims: USER_CLAIMS }]),
+  scopes: ["api"],
+  resources: [{ uri: API, format: "jwt", scopes: ["api"] }, { uri: OPAQUE_API, format: "opaque", scopes: ["api"] }],
+  ttl: { authorizationCode: CODE_TTL_S },
+  clients: [{
+    client_id: CLIENT_ID,
+    client_secret: CLIENT_SECRET,
+    token_endpoint_auth_method: "client_secret_basic",
+    grant_types: ["authorization_code", "refresh_token", "client_credentials"],
+    redirect_uris: [REDIRECT_URI],
+    scope: CODE_SCOPE,
+    id_token_signed_response_alg: "ES256"
+  }]
+})
+await gh.ready()
+
+const plainFetch = process.argv.includes("--fetch")
+const RESPONSE_TEXT = Symbol.for("@gatehouse/core/response-text")
+const post = (path, body) => {
+  const headers = { host: "localhost:3000", authorization: BASIC, "content-type": "application/x-www-form-urlencoded", "content-length": String(body.length) }
+  if (plainFetch) return new Request(`${issuer}${path}`, { method: "POST", headers, body })
+  const request = toFetchRequest({ method: "POST", url: path, headers }, { origin: issuer }, new URL(`${issuer}${path}`), Buffer.from(body))
+  acceptTextResponse(request)
+  return request
+}
+const get = (path) => {
+  if (plainFetch) return new Request(`${issuer}${path}`)
+  const request = toFetchRequest({ method: "GET", url: path, headers: { host: "localhost:3000" } }, { origin: issuer }, new URL(`${issuer}${path}`))
+  acceptTextResponse(request)
+  return request
+}
+const call = async (request) => {
+  const response = await gh.handler(request)
+  const text = typeof response[RESPONSE_TEXT] === "string" ? response[RESPONSE_TEXT] : await response.text()
+  if (response.status !== 200) throw new Error(`${response.status} ${text}`)
+  return text
+}
+const mintCodes = (n) =>
+  gh.run(Effect.gen(function*() {
+    const crypto = yield* Crypto
+    const codes = yield* AuthorizationCodeStore
+    const now = yield* Clock.currentTimeMillis
+    const out = []
+    for (let i = 0; i < n; i++) {
+      const code = yield* crypto.randomToken(32)
+      yield* codes.save({
+        codeDigest: yield* crypto.digest(code), grantId: yield* crypto.randomToken(16), clientId: CLIENT_ID, accountId: USER.id,
+        redirectUri: REDIRECT_URI, scope: CODE_SCOPE.split(" "), resource: [API], codeChallenge: CHALLENGE, codeChallengeMethod: "S256",
+        authTime: Math.floor(now / 1000), amr: ["pwd"], expiresAt: now + CODE_TTL_S * 1000
+      })
+      out.push(code)
+    }
+    return out
+  }))
+
+const scenarios = {
+  client_credentials: async () => () => post("/token", bodies.clientCredentials),
+  authorization_code: async (n) => {
+    const codes = await mintCodes(n)
+    return () => post("/token", bodies.code(codes.pop()))
+  },
+  refresh_token: async () => {
+    const pool = []
+    for (const code of await mintCodes(concurrency)) pool.push(JSON.parse(await call(post("/token", bodies.code(code)))).refresh_token)
+    return { next: () => post("/token", bodies.refresh(pool.pop())), after: (text) => pool.unshift(JSON.parse(text).refresh_token) }
+  },
+  introspect_opaque: async () => {
+    const tokens = []
+    for (let i = 0; i < 100; i++) tokens.push(JSON.parse(await call(post("/token", bodies.clientCredentialsOpaque))).access_token)
+    let i = 0
+    return () => post("/introspect", bodies.introspect(tokens[i++ % tokens.length]))
+  },
+  introspect_jwt: async () => {
+    const tokens = []
+    for (let i = 0; i < 100; i++) tokens.push(JSON.parse(await call(post("/token", bodies.clientCredentials))).access_token)
+    let i = 0
+    return () => post("/introspect", bodies.introspect(tokens[i++ % tokens.length]))
+  },
+  discovery: async () => () => get("/.well-known/openid-configuration")
+}
+
+const measure = async (make, n) => {
+  const s = await make(n)
+  const next = typeof s === "function" ? s : s.next
+  const after = typeof s === "function" ? undefined : s.after
+  let left = n
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (left-- > 0) {
+      const text = await call(next())
+      after?.(text)
+    }
+  }))
+  const wall = performance.now() - t0
+  const cpu = process.cpuUsage(cpu0)
+  return { cpuUs: (cpu.user + cpu.system) / n, wallUs: (wall * 1000) / n }
+}
+
+console.log(`node ${process.version}, ${N} requests per scenario, ${concurrency} in flight, in-process (no HTTP), ${plainFetch ? "plain Fetch requests" : "requests as @gatehouse/express builds them"}`)
+console.log("| scenario | CPU µs/request | wall µs/request |\n| --- | ---: | ---: |")
+for (const [name, make] of Object.entries(scenarios)) {
+  if (only && !only.includes(name)) continue
+  await measure(make, Math.min(2000, N)) // warm-up
+  const { cpuUs, wallUs } = await measure(make, N)
+  console.log(`| ${name} | ${cpuUs.toFixed(0)} | ${wallUs.toFixed(0)} |`)
+}
+await gh.dispose()

@@ -1,0 +1,301 @@
+/**
+ * `pnpm bench`: Gatehouse side by side with oidc-provider and a bare node:http server, one
+ * run, same machine, each server in its own child process, autocannon on loopback.
+ *
+ *   pnpm bench                 5 s runs, 3 rounds alternating targets (A/B/A/B), 2 s warm-up each
+ *   pnpm bench --quick         2 s runs, 1 round, 1 s warm-up (under two minutes)
+ *   pnpm bench --scaling       also: lookup latency with 10k / 100k / 1M stored tokens
+ *                              (SQLite, Postgres) and two Gatehouse processes on one Postgres
+ *   options: --duration=S --rounds=N --warmup=S --connections=N --only=a,b --targets=a,b
+ *            --profile (write --cpu-prof profiles of the Gatehouse servers to bench/.profiles)
+ *            --json=FILE (raw results)
+ *
+ * Postgres: GATEHOUSE_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/test (a scratch
+ * database is created and dropped). Needs the packages built (`tsc -b`, which `pnpm bench` runs).
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { loadavg, cpus, tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import pg from "pg"
+import { API, BASIC, bodies } from "./lib/fixtures.mjs"
+import { cannon, flows, refreshPool } from "./lib/load.mjs"
+import { fmt, median, table } from "./lib/report.mjs"
+import { startTarget } from "./lib/targets.mjs"
+
+const flag = (name) => process.argv.includes(`--${name}`)
+const option = (name, fallback) => {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`))
+  return arg === undefined ? fallback : arg.slice(name.length + 3)
+}
+const quick = flag("quick")
+const duration = Number(option("duration", quick ? 2 : 5))
+const rounds = Number(option("rounds", quick ? 1 : 3))
+const warmup = Number(option("warmup", quick ? 1 : 2))
+const connections = Number(option("connections", 20))
+const only = option("only", undefined)?.split(",")
+const PG = process.env.GATEHOUSE_BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"
+const started = performance.now()
+const log = (...args) => console.error(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)}s]`, ...args)
+
+// ---- targets -------------------------------------------------------------------------
+
+const GATEHOUSE_PATHS = { authorizePath: "/authorize", introspectPath: "/introspect", kind: "gatehouse" }
+const TARGETS = {
+  bare: { script: "bare.mjs", label: "bare node:http", kind: "bare" },
+  "fetch-floor": { script: "fetch.mjs", label: "node:http + Fetch translation, fixed JSON", kind: "bare" },
+  "oidc-provider": { script: "oidc-provider.mjs", label: "oidc-provider 9.13.3 (memory)", authorizePath: "/auth", introspectPath: "/token/introspection", kind: "peer" },
+  "gatehouse-memory": { script: "gatehouse.mjs", args: ["--store=memory"], label: "Gatehouse (memory)", store: "memory", ...GATEHOUSE_PATHS },
+  "gatehouse-sqlite": { script: "gatehouse.mjs", args: ["--store=sqlite"], label: "Gatehouse (SQLite)", store: "sqlite", ...GATEHOUSE_PATHS },
+  "gatehouse-postgres": { script: "gatehouse.mjs", args: ["--store=postgres"], label: "Gatehouse (Postgres)", store: "postgres", ...GATEHOUSE_PATHS }
+}
+const selectedTargets = option("targets", undefined)?.split(",") ?? Object.keys(TARGETS)
+const PEER = "oidc-provider"
+
+// ---- scenarios -----------------------------------------------------------------------
+
+/** Tokens issued over HTTP before a run: what introspection looks up. */
+const issueTokens = async (url, body, n) => {
+  const out = []
+  for (let i = 0; i < n; i++) {
+    const res = await fetch(`${url}/token`, { method: "POST", headers: { authorization: BASIC, "content-type": "application/x-www-form-urlencoded" }, body })
+    const json = await res.json()
+    if (!res.ok) throw new Error(`token request failed: ${JSON.stringify(json)}`)
+    out.push(json)
+  }
+  return out
+}
+
+/** Round-robin over a fixed list of bodies. */
+const cycle = (items) => {
+  let i = 0
+  return () => items[i++ % items.length]
+}
+
+const SCENARIOS = [
+  {
+    id: "client_credentials",
+    label: "client_credentials (Basic, ES256 JWT AT)",
+    withBare: true,
+    request: () => ({ path: "/token", headers: { authorization: BASIC }, body: bodies.clientCredentials })
+  },
+  {
+    id: "authorization_code",
+    label: "authorization_code + PKCE (AT + RT + ID token)",
+    consumable: true,
+    // one code per request, minted ahead: enough for `seconds` at the last rate seen
+    request: async (target, state, seconds) => {
+      const rate = state.rate ?? 1500
+      const codes = await target.call("mintCodes", Math.ceil(rate * seconds * 1.1) + connections)
+      return { path: "/token", headers: { authorization: BASIC }, next: () => { const c = codes.pop(); return c && bodies.code(c) }, amount: codes.length }
+    }
+  },
+  {
+    id: "refresh_token",
+    label: "refresh_token rotation (AT + RT + ID token)",
+    request: async (target, state) => {
+      if (state.pool === undefined) {
+        const codes = await target.call("mintCodes", connections * 4)
+        const tokens = []
+        for (const code of codes) {
+          const res = await fetch(`${target.url}/token`, { method: "POST", headers: { authorization: BASIC, "content-type": "application/x-www-form-urlencoded" }, body: bodies.code(code) })
+          const json = await res.json()
+          if (!json.refresh_token) throw new Error(`no refresh token from ${target.name}: ${JSON.stringify(json)}`)
+          tokens.push(json.refresh_token)
+        }
+        state.pool = refreshPool(tokens)
+      }
+      return { path: "/token", headers: { authorization: BASIC }, next: state.pool.next, onResponse: state.pool.onResponse }
+    }
+  },
+  {
+    id: "introspect_opaque",
+    label: "introspection, opaque access token",
+    request: async (target, state) => {
+      state.bodies ??= (await issueTokens(target.url, bodies.clientCredentialsOpaque, 200)).map((t) => bodies.introspect(t.access_token))
+      return { path: target.introspectPath, headers: { authorization: BASIC }, next: cycle(state.bodies) }
+    }
+  },
+  {
+    id: "introspect_jwt",
+    label: "introspection, JWT access token",
+    request: async (target, state) => {
+      state.bodies ??= (await issueTokens(target.url, bodies.clientCredentials, 200)).map((t) => bodies.introspect(t.access_token))
+      return { path: target.introspectPath, headers: { authorization: BASIC }, next: cycle(state.bodies) }
+    }
+  },
+  {
+    id: "discovery",
+    label: "discovery document",
+    request: () => ({ method: "GET", path: "/.well-known/openid-configuration" })
+  },
+  {
+    id: "flow",
+    label: "whole code flow (authorize→login→consent→token), flows/s",
+    flow: true
+  }
+].filter((s) => only === undefined || only.includes(s.id))
+
+// ---- set-up --------------------------------------------------------------------------
+
+const dir = mkdtempSync(join(tmpdir(), "gatehouse-bench-"))
+let admin
+let pgUrl
+if (selectedTargets.includes("gatehouse-postgres")) {
+  admin = new pg.Client({ connectionString: PG })
+  await admin.connect()
+  const db = `gh_bench_${process.pid}`
+  await admin.query(`DROP DATABASE IF EXISTS ${db}`)
+  await admin.query(`CREATE DATABASE ${db}`)
+  pgUrl = new URL(PG)
+  pgUrl.pathname = `/${db}`
+}
+const profileDir = fileURLToPath(new URL("./.profiles/", import.meta.url))
+if (flag("profile")) mkdirSync(profileDir, { recursive: true })
+
+const running = {}
+const cleanup = async () => {
+  for (const t of Object.values(running)) await t.stop().catch(() => undefined)
+  if (admin) {
+    await admin.query(`DROP DATABASE IF EXISTS ${pgUrl.pathname.slice(1)} WITH (FORCE)`).catch(() => undefined)
+    await admin.end().catch(() => undefined)
+  }
+  rmSync(dir, { recursive: true, force: true })
+}
+process.on("SIGINT", () => cleanup().finally(() => process.exit(130)))
+
+log(`node ${process.version}, ${cpus().length} CPUs, load ${loadavg().map((x) => x.toFixed(2)).join(" ")}; ${duration}s x ${rounds} round(s), warm-up ${warmup}s, ${connections} connections`)
+for (const name of selectedTargets) {
+  const spec = TARGETS[name]
+  const args = [...(spec.args ?? [])]
+  if (spec.store === "sqlite") args.push(`--db=${join(dir, "bench.sqlite")}`)
+  if (spec.store === "postgres") args.push(`--pg=${pgUrl}`)
+  const execArgv = flag("profile") ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : []
+  running[name] = Object.assign(await startTarget(name, spec.script, args, { execArgv }), spec)
+  log(`started ${name} at ${running[name].url} (pid ${running[name].pid})`)
+}
+
+// ---- runs ----------------------------------------------------------------------------
+
+/** results[scenario][target] = [{ rps, p50, p99, errors }] and the peak RSS during them */
+const results = {}
+const peakRss = {}
+
+const once = async (scenario, target, state, seconds) => {
+  if (scenario.flow) return flows(target.url, target, { duration: seconds, connections })
+  if (target.kind === "bare") return cannon(target.url, { path: "/token", body: bodies.clientCredentials }, { duration: seconds, connections })
+  const request = typeof scenario.request === "function" ? await scenario.request(target, state, seconds) : scenario.request
+  const out = await cannon(target.url, request, { duration: seconds, connections })
+  if (scenario.consumable) state.rate = out.rps
+  return out
+}
+
+for (const scenario of SCENARIOS) {
+  const names = selectedTargets.filter((n) => TARGETS[n].kind !== "bare" || scenario.withBare)
+  const states = Object.fromEntries(names.map((n) => [n, {}]))
+  results[scenario.id] = Object.fromEntries(names.map((n) => [n, []]))
+  peakRss[scenario.id] = {}
+  for (const name of names) {
+    log(`${scenario.id}: warm-up ${name}`)
+    await once(scenario, running[name], states[name], warmup)
+  }
+  for (let round = 0; round < rounds; round++) {
+    for (const name of names) {
+      const target = running[name]
+      // minting / token set-up happens before the load starts
+      const request = scenario.flow || target.kind === "bare" || typeof scenario.request !== "function" ? undefined : await scenario.request(target, states[name], duration)
+      target.startLoad()
+      const out = request === undefined
+        ? await once(scenario, target, states[name], duration)
+        : await cannon(target.url, request, { duration, connections })
+      target.stopLoad()
+      // server CPU per request: robust when other processes share the machine
+      out.cpuPerRequest = target.cpuUsed() / Math.max(1, out.requests)
+      if (scenario.consumable) states[name].rate = out.rps
+      results[scenario.id][name].push(out)
+      peakRss[scenario.id][name] = Math.max(peakRss[scenario.id][name] ?? 0, target.peakRss())
+      log(`${scenario.id} round ${round + 1} ${name}: ${Math.round(out.rps)} req/s, p50 ${out.p50} ms, p99 ${out.p99} ms, CPU ${Math.round(out.cpuPerRequest)} µs/req, errors ${out.errors}`)
+    }
+  }
+}
+
+const overallRss = Object.fromEntries(selectedTargets.map((n) => [n, running[n].peakRss()]))
+await cleanup()
+
+// ---- report --------------------------------------------------------------------------
+
+const agg = (runs) => ({
+  rps: median(runs.map((r) => r.rps)),
+  p50: median(runs.map((r) => r.p50)),
+  p99: median(runs.map((r) => r.p99)),
+  cpu: median(runs.map((r) => r.cpuPerRequest)),
+  errors: runs.reduce((a, r) => a + r.errors, 0)
+})
+const bareRps = results.client_credentials?.bare ? agg(results.client_credentials.bare).rps : NaN
+
+const rows = []
+const summary = {}
+for (const scenario of SCENARIOS) {
+  const byTarget = results[scenario.id]
+  const peer = byTarget[PEER] ? agg(byTarget[PEER]) : undefined
+  summary[scenario.id] = {}
+  for (const [name, runs] of Object.entries(byTarget)) {
+    const a = agg(runs)
+    summary[scenario.id][name] = a
+    const isGh = TARGETS[name].kind === "gatehouse"
+    rows.push([
+      scenario.label,
+      TARGETS[name].label,
+      fmt.rps(a.rps),
+      fmt.ms(a.p50),
+      fmt.ms(a.p99),
+      fmt.rps(a.cpu),
+      String(a.errors),
+      fmt.mb(peakRss[scenario.id][name]),
+      isGh && peer ? fmt.ratio(a.rps / peer.rps) : "",
+      isGh && peer ? fmt.ratio(a.p99 / peer.p99) : "",
+      isGh && peer ? fmt.ratio(peer.cpu / a.cpu) : "",
+      isGh && !scenario.flow ? fmt.ratio(a.rps / bareRps) : ""
+    ])
+  }
+}
+
+const header = `${quick ? "pnpm bench --quick" : "pnpm bench"}: node ${process.version}, ${cpus().length} CPUs, ${connections} connections, ${duration}s x ${rounds} round(s) (median), warm-up ${warmup}s, load before ${loadavg()[0].toFixed(2)}`
+console.log(`\n${header}\n`)
+console.log(table(
+  ["scenario", "server", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "errors", "peak RSS MB", "req/s vs oidc-provider", "p99 vs oidc-provider", "CPU efficiency vs oidc-provider", "req/s vs bare"],
+  rows
+))
+
+// the issue's targets, on memory storage against oidc-provider's memory adapter
+const gh = "gatehouse-memory"
+const check = (label, ok, detail) => [label, ok === undefined ? "–" : ok ? "met" : "MISSED", detail]
+const ratio = (id) => summary[id]?.[gh] && summary[id]?.[PEER] ? summary[id][gh].rps / summary[id][PEER].rps : undefined
+const p99ok = (id) => summary[id]?.[gh] && summary[id]?.[PEER] ? summary[id][gh].p99 <= summary[id][PEER].p99 : undefined
+const checks = []
+for (const id of ["client_credentials", "authorization_code", "introspect_opaque", "introspect_jwt"]) {
+  const r = ratio(id)
+  if (r === undefined) continue
+  checks.push(check(`${id}: ≥ 3× oidc-provider req/s, p99 no worse`, r >= 3 && p99ok(id), `${fmt.ratio(r)}, p99 ${fmt.ms(summary[id][gh].p99)} vs ${fmt.ms(summary[id][PEER].p99)} ms`))
+}
+if (summary.client_credentials?.[gh] && Number.isFinite(bareRps)) {
+  const r = summary.client_credentials[gh].rps / bareRps
+  checks.push(check("client_credentials (memory) ≥ 35% of bare node:http", r >= 0.35, `${(r * 100).toFixed(0)}%`))
+}
+if (overallRss[gh] && overallRss[PEER]) {
+  checks.push(check("peak RSS under load ≤ oidc-provider's", overallRss[gh] <= overallRss[PEER], `${fmt.mb(overallRss[gh])} MB vs ${fmt.mb(overallRss[PEER])} MB`))
+}
+if (checks.length > 0) {
+  console.log(`\nTargets (Gatehouse memory vs oidc-provider memory):\n`)
+  console.log(table(["target", "", "measured"], checks).replace("| --- | --- | ---: |", "| --- | --- | --- |"))
+}
+console.log(`\nPeak RSS over the whole run (MB): ${Object.entries(overallRss).map(([n, b]) => `${n} ${fmt.mb(b)}`).join(", ")}`)
+
+const json = option("json", undefined)
+if (json) writeFileSync(json, JSON.stringify({ header, results, summary, peakRss, overallRss }, null, 2))
+
+if (flag("scaling")) {
+  const { runScaling } = await import("./scaling.mjs")
+  await runScaling({ quick, log })
+}
+log("done")

@@ -1,0 +1,91 @@
+/**
+ * Token introspection for resource servers (RFC 9767 §3.3). The RS POSTs a JSON object —
+ * `access_token`, `resource_server` (REQUIRED), `proof`, `access` — signed with its own key
+ * (§3.2, a RFC 9635 §7.3 proof). Resource servers are configured (`gnap.resourceServers`);
+ * an unknown or unproven RS gets `invalid_resource_server` (§3.5, HTTP 400).
+ *
+ * The answer is `{"active": false}` and nothing else (§3.3) unless the token was issued here,
+ * is unrevoked and unexpired, is bound with the `proof` the RS names, and covers every right
+ * in `access` — the AS must take every parameter into account and must not report a token
+ * active when it cannot. An active answer carries `access`, `key` (bound tokens only, never
+ * for bearer tokens), `flags`, `exp`, `iat`, `iss` (the grant endpoint), `instance_id` and
+ * `sub` — never the token value. Continuation and management tokens are never active
+ * (RFC 9767 §2.1.14): they are not access tokens.
+ */
+import { Clock, Effect, Predicate } from "effect"
+import { GatehouseConfig } from "../../config.js"
+import { InvalidClient, InvalidRequest, InvalidResourceServer } from "../../errors.js"
+import type { EndpointContext } from "../../http/router.js"
+import { Crypto } from "../../ports/Crypto.js"
+import { GnapGrantStore } from "../../ports/GnapGrantStore.js"
+import { type ClientKey, parseClientKey, type ProofMethod, proofToWire } from "../key.js"
+import { verifyProof } from "../proof/index.js"
+import { gnapEndpoint, gnapJson } from "../response.js"
+import { readGnapBody } from "./grant.js"
+
+const INACTIVE = { active: false } as const
+
+const sameRight = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
+
+/** §3.2: the configured resource server the request names, by name or by key. */
+const findResourceServer = Effect.fnUntraced(function*(value: unknown) {
+  const config = yield* GatehouseConfig
+  const unknown = new InvalidResourceServer({ description: "the resource server is not known to this AS (RFC 9767 §3.2)" })
+  const keys: Array<{ key: ClientKey; name?: string | undefined }> = []
+  for (const rs of config.gnap.resourceServers) {
+    const key = yield* Effect.promise(() => parseClientKey({ proof: rs.proof, jwk: rs.key }))
+    if (key instanceof InvalidClient || key instanceof InvalidRequest) continue
+    keys.push({ key, name: rs.name })
+  }
+  if (typeof value === "string") return keys.find((k) => k.name === value)?.key ?? (yield* unknown)
+  if (Predicate.isObject(value) && !Array.isArray(value) && "key" in value) {
+    const presented = yield* Effect.promise(() => parseClientKey((value as { key: unknown }).key))
+    if (presented instanceof InvalidClient || presented instanceof InvalidRequest) return yield* unknown
+    return keys.find((k) => k.key.thumbprint === presented.thumbprint)?.key ?? (yield* unknown)
+  }
+  return yield* new InvalidRequest({ description: `"resource_server" is required: an instance identifier or an object with a key (RFC 9767 §3.3)` })
+})
+
+const introspect = Effect.fnUntraced(function*(ctx: EndpointContext) {
+  const config = yield* GatehouseConfig
+  const crypto = yield* Crypto
+  const now = yield* Clock.currentTimeMillis
+  const { bytes, json } = yield* readGnapBody(ctx.request, true)
+  const body = json!
+  const rsKey = yield* findResourceServer(body["resource_server"])
+  // §3.2: the RS proves its key
+  yield* verifyProof(rsKey, { request: ctx.request, url: ctx.url, body: bytes }).pipe(
+    Effect.catchTag("InvalidClient", (e) => Effect.fail(new InvalidResourceServer({ description: e.description })))
+  )
+  const token = body["access_token"]
+  if (typeof token !== "string" || token === "") return yield* new InvalidRequest({ description: `"access_token" is required (RFC 9767 §3.3)` })
+  const proof = body["proof"]
+  if (proof !== undefined && typeof proof !== "string") return yield* new InvalidRequest({ description: `"proof" must be a string` })
+  const access = body["access"]
+  if (access !== undefined && !Array.isArray(access)) return yield* new InvalidRequest({ description: `"access" must be an array` })
+
+  const record = yield* (yield* GnapGrantStore).findToken(yield* crypto.digest(token))
+  if (record === undefined || record.revokedAt !== undefined || record.expiresAt <= now) return gnapJson(INACTIVE)
+  const bearer = record.flags.includes("bearer")
+  const key = bearer ? undefined : JSON.parse(record.key ?? "{}") as { proof: ProofMethod; jwk: Record<string, unknown> }
+  // §3.3: bound with the proofing method the RS names (a bearer token is bound with none)
+  if (proof !== undefined && (key === undefined || key.proof.method !== proof)) return gnapJson(INACTIVE)
+  // §3.3: appropriate for every right asked about; anything not understood means not active
+  const granted = JSON.parse(record.access) as Array<unknown>
+  if (access !== undefined && !(access as Array<unknown>).every((a) => granted.some((g) => sameRight(a, g)))) return gnapJson(INACTIVE)
+  return gnapJson({
+    active: true,
+    access: granted,
+    // §3.3: REQUIRED for bound tokens, MUST NOT for bearer tokens
+    ...(key !== undefined ? { key: { proof: proofToWire(key.proof), jwk: key.jwk } } : {}),
+    ...(record.flags.length > 0 ? { flags: record.flags } : {}),
+    exp: Math.floor(record.expiresAt / 1000),
+    iat: Math.floor(record.issuedAt / 1000),
+    iss: config.endpoints.gnap,
+    ...(record.clientInstanceId !== undefined ? { instance_id: record.clientInstanceId } : {}),
+    ...(record.accountId !== undefined ? { sub: record.accountId } : {})
+  })
+})
+
+/** POST {gnapIntrospect} */
+export const introspectionEndpoint = (ctx: EndpointContext) => gnapEndpoint(introspect(ctx))

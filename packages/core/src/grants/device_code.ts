@@ -1,0 +1,137 @@
+/**
+ * The device authorization grant at the token endpoint (RFC 8628 §3.4, §3.5): the device
+ * polls with its `device_code` until the user approved or denied at the verification page,
+ * or the code expired. Tokens as in authorization_code.ts: an access token, a refresh
+ * token per policy, an ID token with `openid` (OIDC Core §3.1.3.3).
+ */
+import { Clock, Effect } from "effect"
+import { GatehouseConfig } from "../config.js"
+import {
+  AuthorizationPending,
+  DeviceAccessDenied,
+  ExpiredToken,
+  InvalidGrant,
+  InvalidTarget,
+  ServerError,
+  SlowDown
+} from "../errors.js"
+import { requiredParam } from "../http/request.js"
+import { Crypto } from "../ports/Crypto.js"
+import { type DeviceCodeRecord, DeviceCodeStore } from "../ports/DeviceCodeStore.js"
+import { Events } from "../ports/Events.js"
+import { issueAccessToken, resolveAudience } from "../tokens/access_token.js"
+import { issueIdToken } from "../tokens/id_token.js"
+import { issueRefreshToken } from "../tokens/refresh_token.js"
+import { wantsRefreshToken } from "./authorization_code.js"
+import type { GrantContext, GrantHandler, TokenResponse } from "./types.js"
+
+/** RFC 8628 §3.4 / §7.2: the grant type's URN. */
+export const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+const unknownCode = new InvalidGrant({ description: "the device code is invalid" })
+
+/** Issue the tokens of an authorized (now consumed) device code. */
+const issueTokens = Effect.fnUntraced(function*(ctx: GrantContext, record: DeviceCodeRecord) {
+  const { client, params } = ctx
+  const config = yield* GatehouseConfig
+  if (record.accountId === undefined || record.authTime === undefined) {
+    return yield* new ServerError({ detail: `device code of grant ${record.grantId} is authorized without an account` })
+  }
+  // RFC 8707 §2.2: the token request may narrow the resources of the device authorization request
+  const requested = params.get("resource") ?? []
+  if (requested.some((r) => !record.resource.includes(r))) {
+    return yield* new InvalidTarget({ description: "resource was not part of the device authorization request (RFC 8707 §2.2)" })
+  }
+  const audience = yield* resolveAudience(config, requested.length > 0 ? requested : record.resource)
+  const access = yield* issueAccessToken({
+    grantId: record.grantId,
+    client,
+    accountId: record.accountId,
+    scope: record.scope,
+    audience,
+    authTime: record.authTime,
+    acr: record.acr,
+    amr: record.amr
+  })
+  const response: { -readonly [K in keyof TokenResponse]: TokenResponse[K] } = {
+    access_token: access.token,
+    token_type: "Bearer",
+    expires_in: access.expiresIn,
+    scope: record.scope.join(" ")
+  }
+  if (wantsRefreshToken(client.metadata.grant_types, record.scope)) {
+    response.refresh_token = yield* issueRefreshToken({
+      grantId: record.grantId,
+      clientId: client.clientId,
+      accountId: record.accountId,
+      scope: record.scope,
+      resource: record.resource,
+      authTime: record.authTime,
+      acr: record.acr,
+      amr: record.amr
+    })
+  }
+  if (record.scope.includes("openid")) {
+    response.id_token = yield* issueIdToken({
+      client,
+      accountId: record.accountId,
+      scope: record.scope,
+      authTime: record.authTime,
+      acr: record.acr,
+      amr: record.amr,
+      accessToken: access.token
+    })
+  }
+  yield* (yield* Events).emit({
+    type: "token.issued",
+    grantType: DEVICE_CODE_GRANT,
+    clientId: client.clientId,
+    accountId: record.accountId,
+    grantId: record.grantId,
+    scope: record.scope
+  })
+  return response as TokenResponse
+})
+
+const handle = Effect.fnUntraced(function*(ctx: GrantContext) {
+  const crypto = yield* Crypto
+  const store = yield* DeviceCodeStore
+  const now = yield* Clock.currentTimeMillis
+  // RFC 8628 §3.4: device_code REQUIRED
+  const digest = yield* crypto.digest(yield* requiredParam(ctx.params, "device_code"))
+  const record = yield* store.find(digest)
+  if (!record) return yield* unknownCode
+  // RFC 8628 §3.4 / RFC 6749 §5.2: issued to this client (checked before anything is recorded)
+  if (record.clientId !== ctx.client.clientId) {
+    return yield* new InvalidGrant({ description: "the device code was issued to another client" })
+  }
+  if (record.state === "consumed") return yield* new InvalidGrant({ description: "the device code was already used" })
+  // RFC 8628 §3.5 expired_token: the device authorization session has concluded
+  if (record.expiresAt <= now) return yield* new ExpiredToken({ description: "the device code has expired" })
+  // RFC 8628 §3.5 access_denied
+  if (record.state === "denied") return yield* new DeviceAccessDenied({ description: "the user denied the authorization request" })
+  if (record.state === "pending") {
+    // RFC 8628 §3.5: pending; too fast -> slow_down, the interval raised by 5 s for good
+    const polled = yield* store.poll(digest, now)
+    if (polled._tag === "NotFound") return yield* unknownCode
+    if (polled.record.state === "pending") {
+      return yield* polled.slowDown
+        ? new SlowDown({ description: `polling too fast: wait ${polled.record.interval} seconds between requests` })
+        : new AuthorizationPending({ description: "the user has not completed the authorization yet" })
+    }
+  }
+  // authorized: single use, atomically (exactly one concurrent poll gets the tokens)
+  const consumed = yield* store.consume(digest, now)
+  if (consumed._tag === "NotFound") return yield* unknownCode
+  if (consumed._tag === "NotAuthorized") {
+    return yield* consumed.record.state === "denied"
+      ? new DeviceAccessDenied({ description: "the user denied the authorization request" })
+      : new InvalidGrant({ description: "the device code was already used" })
+  }
+  return yield* issueTokens(ctx, consumed.record)
+})
+
+export const deviceCode = {
+  grantType: DEVICE_CODE_GRANT,
+  handle
+} satisfies GrantHandler<unknown>
