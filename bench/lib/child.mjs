@@ -27,7 +27,9 @@ export const serveCommands = (url, commands, close = async () => {}) => {
         process.send({ id: message.id, ok: true, result: null }, () => process.exit(0))
         return
       }
-      const command = commands[message.cmd]
+      const command = message.cmd === "memoryUsage"
+        ? () => (globalThis.gc?.(), process.memoryUsage())
+        : commands[message.cmd]
       if (command === undefined) throw new Error(`unknown command ${message.cmd}`)
       const result = await command(...(message.args ?? []))
       process.send({ id: message.id, ok: true, result })

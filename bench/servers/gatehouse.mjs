@@ -11,9 +11,7 @@
  * authorization endpoint writes (interactions/request.ts `issueCode`).
  */
 import { AuthorizationCodeStore, createGatehouse, Crypto } from "@gatehouse/core"
-import { DrizzleStorage } from "@gatehouse/drizzle"
 import { gatehouseMiddleware } from "@gatehouse/express"
-import { memoryAccounts, MemoryStorage } from "@gatehouse/testkit"
 import { Clock, Effect } from "effect"
 import { argValue, listen, readBody, serveCommands } from "../lib/child.mjs"
 import {
@@ -29,11 +27,17 @@ import {
   USER_CLAIMS
 } from "../lib/fixtures.mjs"
 
+// Only what the chosen storage needs is loaded (a memory deployment loads no database
+// driver). The memory store and the demo accounts come from testkit's built files directly:
+// its package entry also exports the conformance suite, which loads vitest.
+const testkit = (file) => import(new URL(`../../packages/testkit/dist/${file}`, import.meta.url).href)
+const { memoryAccounts } = await testkit("accounts.js")
 const store = argValue("store", "memory")
 const storage = {
-  memory: () => MemoryStorage.layer(),
-  sqlite: () => DrizzleStorage.sqlite({ path: argValue("db"), kek: "bench-kek" }),
-  postgres: () => DrizzleStorage.postgres({ connectionString: argValue("pg"), kek: "bench-kek", max: Number(argValue("pool", "10")) })
+  memory: async () => (await testkit("memory.js")).MemoryStorage.layer(),
+  sqlite: async () => (await import("@gatehouse/drizzle")).DrizzleStorage.sqlite({ path: argValue("db"), kek: "bench-kek" }),
+  postgres: async () =>
+    (await import("@gatehouse/drizzle")).DrizzleStorage.postgres({ connectionString: argValue("pg"), kek: "bench-kek", max: Number(argValue("pool", "10")) })
 }[store]
 if (storage === undefined) throw new Error(`unknown --store=${store}`)
 
@@ -46,7 +50,7 @@ const issuer = `http://localhost:${port}`
 
 const gh = createGatehouse({
   issuer,
-  storage: storage(),
+  storage: await storage(),
   accounts: memoryAccounts([{ ...USER, claims: USER_CLAIMS }]),
   scopes: ["api"],
   resources: [

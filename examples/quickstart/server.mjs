@@ -8,8 +8,8 @@
  *
  * Plain JavaScript on the built packages (`tsc -b` at the repository root), so it runs on
  * Node 20 as is. Everything Gatehouse-specific is in `createGatehouseFor` and the two
- * `app.use` lines in `createApp`, plus the protected `GET /api/me` (`createResourceServerFor`);
- * the rest is the host app.
+ * `app.use` lines in `createApp`, plus the protected `GET /api/me` (`createResourceServerFor`)
+ * and its GNAP twin `GET /api/gnap/me` (`createGnapResourceServerFor`); the rest is the host app.
  */
 import { createGatehouse } from "@gatehouse/core"
 import { fetchMiddleware, gatehouseMiddleware } from "@gatehouse/express"
@@ -59,15 +59,40 @@ export const defaultDatabaseUrl = () =>
 
 export const storage = (databaseUrl = defaultDatabaseUrl()) => DrizzleStorage.fromUrl(databaseUrl)
 
-/** The authorization server, at the app's own origin. */
-export const createGatehouseFor = (issuer, databaseUrl) =>
+/**
+ * The key the app's GNAP API proves itself with when it introspects tokens (RFC 9767 §3.2):
+ * an ES256 key pair, fresh per process (the API and the AS share the process, so the AS
+ * learns the public half from `createGatehouseFor`'s `gnap.resourceKey`).
+ */
+export const createGnapResourceKey = async () => {
+  const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"])
+  const { key_ops: _ops, ext: _ext, ...privateJwk } = await crypto.subtle.exportKey("jwk", pair.privateKey)
+  const { d: _d, ...publicJwk } = privateJwk
+  const labels = { kid: "quickstart-api", alg: "ES256" }
+  return { privateJwk: { ...privateJwk, ...labels }, publicJwk: { ...publicJwk, ...labels } }
+}
+
+/**
+ * The authorization server, at the app's own origin. `options.gnap`: `wait` (RFC 9635 §3.1,
+ * seconds between continuation calls; Gatehouse's default 5) and `resourceKey` (the public
+ * JWK of the app's GNAP API, allowed to introspect, RFC 9767 §3.2).
+ */
+export const createGatehouseFor = (issuer, databaseUrl, options = {}) =>
   createGatehouse({
     issuer,
     storage: storage(databaseUrl),
     accounts: memoryAccounts(DEMO_USERS),
     // > [!WARNING] open dynamic registration (RFC 7591): anyone can register a client. Fine
     // > for a local demo; use an initial access token (registration.initialAccessToken) elsewhere.
-    registration: { open: true }
+    registration: { open: true },
+    ...(options.gnap
+      ? {
+        gnap: {
+          ...(options.gnap.wait !== undefined ? { wait: options.gnap.wait } : {}),
+          ...(options.gnap.resourceKey ? { resourceServers: [{ key: options.gnap.resourceKey, name: "quickstart-api" }] } : {})
+        }
+      }
+      : {})
   })
 
 /**
@@ -83,6 +108,32 @@ export const createResourceServerFor = (gatehouse) =>
     fetch: (input, init) => gatehouse.handler(new Request(input, init)),
     resourceMetadata: { resource_name: "Gatehouse quickstart API", scopes_supported: ["openid", "profile", "email"] }
   })
+
+/**
+ * The same API for GNAP clients (RFC 9635 §7.2): key-bound tokens as `Authorization: GNAP`
+ * with an HTTP Message Signature, `bearer`-flagged ones as `Authorization: Bearer`, checked
+ * by Gatehouse's RS-facing introspection (RFC 9767 §3.3) signed with `privateJwk`.
+ */
+export const createGnapResourceServerFor = (gatehouse, privateJwk) =>
+  createResourceServer({
+    issuer: gatehouse.config.issuer,
+    audience: gatehouse.config.accessToken.defaultAudience,
+    fetch: (input, init) => gatehouse.handler(new Request(input, init)),
+    gnap: { asUri: gatehouse.config.endpoints.gnap, rsKey: privateJwk, rsName: "quickstart-api" }
+  })
+
+/**
+ * The Fetch request a GNAP proof covers (RFC 9421 §2.2: the target URI as the client used
+ * it — the app's public origin — and every header; a GET has no content).
+ */
+const toSignedRequest = (req, origin) => {
+  const headers = new Headers()
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue
+    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v)
+  }
+  return new Request(new URL(req.originalUrl, origin), { method: req.method, headers })
+}
 
 const escape = (s) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;" })[c])
 
@@ -127,8 +178,12 @@ with PKCE, and sign in with the demo account: username <code>alice</code>, passw
 `
 }
 
-/** The host app: its own routes, plus Gatehouse and its default pages. */
-export const createApp = (gatehouse) => {
+/**
+ * The host app: its own routes, plus Gatehouse and its default pages. With
+ * `options.gnapResourceKey` (a private JWK the AS knows, see `createGnapResourceKey`), also
+ * `GET /api/gnap/me` for GNAP access tokens.
+ */
+export const createApp = (gatehouse, options = {}) => {
   const app = express()
   app.disable("x-powered-by")
   // the host's own body parsers, app-wide: Gatehouse copes with bodies already parsed
@@ -157,6 +212,26 @@ export const createApp = (gatehouse) => {
     })
   })
 
+  if (options.gnapResourceKey) {
+    // GET /api/gnap/me: the caller as a GNAP-bound (or bearer-flagged) token says (RFC 9635 §7.2).
+    // Only GET: a proof covering content would need the raw body, which express.json() consumed.
+    const gnapApi = createGnapResourceServerFor(gatehouse, options.gnapResourceKey)
+    app.get("/api/gnap/me", (req, res, next) => {
+      gnapApi.verify(toSignedRequest(req, gatehouse.config.origin)).then(async (result) => {
+        if (!result.ok) {
+          res.status(result.response.status)
+          result.response.headers.forEach((value, name) => res.setHeader(name, value))
+          res.send(await result.response.text())
+          return
+        }
+        const { sub, clientId, gnap } = result.token
+        const user = DEMO_USERS.find((u) => u.id === sub)
+        res.set("cache-control", "no-store")
+        res.json({ sub, instance_id: clientId || undefined, access: gnap?.access ?? [], bound: gnap?.bound ?? false, ...(user ? { name: user.claims.name } : {}) })
+      }).catch(next)
+    })
+  }
+
   app.get("/", (_req, res) => {
     res.set({
       "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
@@ -168,7 +243,7 @@ export const createApp = (gatehouse) => {
 }
 
 /**
- * Start the app: `{ port = 3000, issuer, host, databaseUrl }`. `port: 0` picks a free port; the issuer
+ * Start the app: `{ port = 3000, issuer, host, databaseUrl, gnapWait }`. `port: 0` picks a free port; the issuer
  * is `http://localhost:<port>` unless `issuer` is given. Resolves once it is listening
  * with its signing keys ready, to `{ url, port, gatehouse, close() }`.
  */
@@ -184,15 +259,17 @@ export const startQuickstart = async (options = {}) => {
   const actualPort = server.address().port
   const issuer = options.issuer ?? `http://localhost:${actualPort}`
   let gatehouse
+  let gnapKey
   try {
-    gatehouse = createGatehouseFor(issuer, options.databaseUrl)
+    gnapKey = await createGnapResourceKey()
+    gatehouse = createGatehouseFor(issuer, options.databaseUrl, { gnap: { wait: options.gnapWait, resourceKey: gnapKey.publicJwk } })
     // keys generated now rather than on the first request
     await gatehouse.ready()
   } catch (error) {
     server.close()
     throw error
   }
-  handle = createApp(gatehouse)
+  handle = createApp(gatehouse, { gnapResourceKey: gnapKey.privateJwk })
   return {
     url: issuer,
     port: actualPort,

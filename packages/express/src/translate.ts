@@ -381,12 +381,9 @@ export const writeFetchResponse = async (response: Response, res: NodeResponse, 
   }
   const text = (response as { [RESPONSE_TEXT]?: unknown })[RESPONSE_TEXT]
   if (typeof text === "string" && !response.bodyUsed) {
-    // one write, headers included, with its Content-Length
+    // one write, headers included (Node sets Content-Length when `end` carries the whole body)
     if (method.toUpperCase() === "HEAD") res.end()
-    else {
-      if (!res.hasHeader("content-length")) res.setHeader("content-length", Buffer.byteLength(text))
-      res.end(text)
-    }
+    else res.end(text)
     return
   }
   if (response.body === null || method.toUpperCase() === "HEAD") {
@@ -423,9 +420,8 @@ const writeBody = async (body: ReadableStream<Uint8Array>, res: NodeResponse): P
     // for its next chunk indefinitely, and the first must not wait with it
     const soon = await Promise.race([read, nextTurn()])
     if (soon !== NOT_YET && soon.done) {
-      if (res.destroyed) return
-      if (!res.hasHeader("content-length") && !res.hasHeader("transfer-encoding")) res.setHeader("content-length", chunk.byteLength)
-      res.end(chunk)
+      // the whole body in `end`: one write, with its Content-Length
+      if (!res.destroyed) res.end(chunk)
       return
     }
     while (true) {

@@ -3,6 +3,7 @@
  * `WWW-Authenticate: Bearer` challenge naming the realm, the error (§3.1) and, per RFC 9728
  * §5.1, where the resource's metadata is. Codes and statuses come from core's one error table.
  */
+import { gnapChallenge } from "./gnap.js"
 import { errorCode, errorTable, type InsufficientScope, type InvalidRequest, type InvalidToken, publicDescription, type ServerError, type StorageError } from "@gatehouse/core"
 
 /** Why a request to a protected resource was refused. */
@@ -20,6 +21,8 @@ export interface ChallengeOptions {
   readonly realm: string
   /** RFC 9728 §5.1 `resource_metadata` */
   readonly resourceMetadataUrl: string
+  /** GNAP: the AS's grant endpoint, offered in a second challenge `GNAP as_uri="..."` (RFC 9635 §9.1) */
+  readonly gnap?: { readonly asUri: string } | undefined
 }
 
 /**
@@ -31,7 +34,9 @@ export interface ChallengeOptions {
 export const challengeResponse = (error: ResourceError | undefined, o: ChallengeOptions): Response => {
   const base = `Bearer realm="${attribute(o.realm)}", resource_metadata="${attribute(o.resourceMetadataUrl)}"`
   if (error === undefined) {
-    return new Response(null, { status: 401, headers: { "www-authenticate": base, ...NO_STORE } })
+    const response = new Response(null, { status: 401, headers: { "www-authenticate": base, ...NO_STORE } })
+    if (o.gnap !== undefined) response.headers.append("www-authenticate", gnapChallenge(o.gnap.asUri))
+    return response
   }
   const { status } = errorTable[error._tag]
   const code = errorCode(error)
@@ -46,5 +51,8 @@ export const challengeResponse = (error: ResourceError | undefined, o: Challenge
     challenge += `, resource_metadata="${attribute(o.resourceMetadataUrl)}"`
     headers["www-authenticate"] = challenge
   }
-  return new Response(JSON.stringify({ error: code, error_description: description }), { status, headers })
+  const response = new Response(JSON.stringify({ error: code, error_description: description }), { status, headers })
+  // RFC 9635 §9.1: an RS that refuses the token (401) tells the client where to get one
+  if (status === 401 && o.gnap !== undefined) response.headers.append("www-authenticate", gnapChallenge(o.gnap.asUri))
+  return response
 }

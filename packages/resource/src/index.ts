@@ -32,3 +32,11 @@ export {
 export { challengeResponse, type ChallengeOptions, type ResourceError } from "./challenge.js"
 export { metadataResponse, type ProtectedResourceMetadata, protectedResourceMetadata } from "./metadata.js"
 export { presentedToken } from "./bearer.js"
+// GNAP (RFC 9635 §7.2, §9.1; RFC 9767 §3.3): `createResourceServer({ gnap: { asUri, rsKey } })`
+export {
+  gnapChallenge,
+  type GnapResourceOptions,
+  type GnapTokenInfo,
+  presentedGnapToken,
+  type ResolvedGnapOptions
+} from "./gnap.js"

@@ -2,6 +2,7 @@
  * What a resource server passes to `createResourceServer`, validated once at start-up (never
  * per request) with one message per bad field, and resolved with defaults.
  */
+import { type GnapResourceOptions, type ResolvedGnapOptions, resolveGnapOptions } from "./gnap.js"
 import type { ProtectedResourceMetadata } from "./metadata.js"
 
 export interface IntrospectionOptions {
@@ -76,6 +77,13 @@ export interface ResourceServerOptions {
    * > tokens through.
    */
   readonly clock?: (() => number) | undefined
+  /**
+   * GNAP (RFC 9635 §7.2, RFC 9767): accept GNAP access tokens — key-bound ones as
+   * `Authorization: GNAP <token>` with an HTTP Message Signature by the token's key,
+   * `bearer`-flagged ones as `Authorization: Bearer` — checked by the AS's RS-facing
+   * introspection, and add the RS-first `WWW-Authenticate: GNAP as_uri="..."` challenge (§9.1).
+   */
+  readonly gnap?: GnapResourceOptions | undefined
 }
 
 /** Algorithms that can verify an AS's signature with a public key. */
@@ -106,6 +114,7 @@ export interface ResolvedOptions {
   readonly jwksCooldownMs: number
   readonly timeoutMs: number
   readonly clock: (() => number) | undefined
+  readonly gnap: ResolvedGnapOptions | undefined
 }
 
 /** Thrown by `createResourceServer`: every problem, one per line, each naming its field. */
@@ -171,6 +180,7 @@ export const resolveOptions = (o: ResourceServerOptions): ResolvedOptions => {
   const maxAge = seconds(problems, "jwks.maxAgeSeconds", o.jwks?.maxAgeSeconds, 600)
   const cooldown = seconds(problems, "jwks.cooldownSeconds", o.jwks?.cooldownSeconds, 30)
   const timeout = seconds(problems, "timeoutSeconds", o.timeoutSeconds, 10)
+  const gnap = o.gnap === undefined ? undefined : resolveGnapOptions(o.gnap, problems)
   if (problems.length > 0 || resource === undefined) throw new ResourceServerConfigError(problems)
   return {
     issuer: o.issuer,
@@ -192,6 +202,7 @@ export const resolveOptions = (o: ResourceServerOptions): ResolvedOptions => {
     jwksMaxAgeMs: maxAge * 1000,
     jwksCooldownMs: cooldown * 1000,
     timeoutMs: (timeout === 0 ? 10 : timeout) * 1000,
-    clock: o.clock
+    clock: o.clock,
+    gnap
   }
 }

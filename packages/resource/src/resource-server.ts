@@ -12,6 +12,7 @@ import { Cause, Clock, Context, Effect, Layer } from "effect"
 import { presentedToken } from "./bearer.js"
 import { challengeResponse, type ResourceError } from "./challenge.js"
 import { makeMetadataLoader } from "./discovery.js"
+import { type GnapTokenInfo, makeGnapVerifier, presentedGnapToken } from "./gnap.js"
 import { makeIntrospector } from "./introspection.js"
 import { makeJwksCache } from "./jwks.js"
 import { JWE_COMPACT, JWS_COMPACT, verifyJwt } from "./jwt.js"
@@ -28,13 +29,23 @@ export interface VerifiedToken {
   scope: string[]
   /** every claim of the JWT, or every member of the introspection response */
   claims: Record<string, unknown>
-  /** how it was verified: locally (a JWT) or by introspection (an opaque token) */
-  format: "jwt" | "opaque"
+  /**
+   * how it was verified: locally (a JWT), by introspection (an opaque token), or by GNAP
+   * introspection (RFC 9767 §3.3; with the request's key proof when key-bound, RFC 9635 §7.2)
+   */
+  format: "jwt" | "opaque" | "gnap"
+  /** GNAP tokens: the rights granted (RFC 9635 §8), the flags, and whether the request was key-proven */
+  gnap?: { access: ReadonlyArray<unknown>; flags: ReadonlyArray<string>; bound: boolean } | undefined
 }
 
 export interface VerifyOptions {
   /** scopes the token must all carry, else 403 `insufficient_scope` (RFC 6750 §3.1) */
   readonly scopes?: ReadonlyArray<string> | undefined
+  /**
+   * GNAP: the access rights (RFC 9635 §8) the token must cover, sent as `access` in the
+   * introspection request (RFC 9767 §3.3: an AS that cannot confirm them answers inactive).
+   */
+  readonly access?: ReadonlyArray<unknown> | undefined
 }
 
 export type VerifyResult =
@@ -94,9 +105,30 @@ export const makeResourceServer = (o: ResolvedOptions): ResourceServerService =>
     ? undefined
     : makeIntrospector({ ...o, introspection }, endpoint(introspection.endpoint, "introspection_endpoint"), now)
 
+  const gnap = o.gnap === undefined ? undefined : makeGnapVerifier(o.gnap, o)
+
+  /** RFC 9767 §3.3: who the GNAP token is for — the user (`sub`), else the client instance */
+  const fromGnap = (info: GnapTokenInfo, options: VerifyOptions | undefined): Effect.Effect<VerifiedToken, InsufficientScope> => {
+    const str = (v: unknown) => (typeof v === "string" ? v : undefined)
+    const instance = str(info.claims["instance_id"])
+    return requireScopes({
+      sub: str(info.claims["sub"]) ?? instance ?? "",
+      clientId: instance ?? "",
+      // RFC 9635 §8.1: string access rights play the part of scopes
+      scope: info.access.filter((a): a is string => typeof a === "string"),
+      claims: info.claims,
+      format: "gnap",
+      gnap: { access: info.access, flags: info.flags, bound: info.key !== undefined }
+    }, options?.scopes)
+  }
+
   const verifyToken = Effect.fnUntraced(function*(token: string, options?: VerifyOptions): Effect.fn.Return<VerifiedToken, ResourceError> {
     let claims: Record<string, unknown>
     let format: VerifiedToken["format"]
+    if (gnap !== undefined && introspector === undefined && !JWS_COMPACT.test(token) && !JWE_COMPACT.test(token)) {
+      // RFC 9635 §7.2: a `bearer`-flagged GNAP token, presented as RFC 6750 Bearer
+      return yield* fromGnap(yield* gnap.verifyBearer(token, options?.access), options)
+    }
     if (JWS_COMPACT.test(token)) {
       const t = yield* now
       claims = (yield* verifyJwt(o, jwks, token, t)).payload
@@ -104,7 +136,12 @@ export const makeResourceServer = (o: ResolvedOptions): ResourceServerService =>
     } else if (JWE_COMPACT.test(token)) {
       return yield* new InvalidToken({ description: "encrypted access tokens are not accepted here" })
     } else if (introspector !== undefined) {
-      claims = (yield* introspector.introspect(token)).claims
+      const introspected = yield* introspector.introspect(token).pipe(
+        // not an OAuth token this AS knows: perhaps a bearer GNAP token (RFC 9635 §7.2)
+        Effect.catchTag("InvalidToken", (e) => gnap === undefined ? Effect.fail(e) : Effect.succeed(undefined))
+      )
+      if (introspected === undefined) return yield* fromGnap(yield* gnap!.verifyBearer(token, options?.access), options)
+      claims = introspected.claims
       format = "opaque"
     } else {
       return yield* new InvalidToken({ description: "the access token is not a JWT access token (RFC 9068)", detail: "opaque token and no introspection configured" })
@@ -127,6 +164,14 @@ export const makeResourceServer = (o: ResolvedOptions): ResourceServerService =>
 
   const authenticate = (request: Request, options?: VerifyOptions): Effect.Effect<VerifiedToken | undefined, ResourceError> =>
     Effect.suspend(() => {
+      if (gnap !== undefined) {
+        // RFC 9635 §7.2: `Authorization: GNAP <token>` with a key proof
+        const bound = presentedGnapToken(request)
+        if ("_tag" in bound) return Effect.fail(bound)
+        if (bound.token !== undefined) {
+          return Effect.flatMap(gnap.verifyBound(request, bound.token, options?.access), (info) => fromGnap(info, options))
+        }
+      }
       const presented = presentedToken(request)
       if ("_tag" in presented) return Effect.fail(presented)
       return presented.token === undefined ? Effect.succeed(undefined) : verifyToken(presented.token, options)

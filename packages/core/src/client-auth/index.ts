@@ -54,39 +54,38 @@ const methodsAttempted = (ctx: ClientAuthContext): ReadonlyArray<TokenEndpointAu
 ]
 
 /** RFC 6749 §2.3: "The client MUST NOT use more than one authentication method in each request." */
-const present = Effect.fnUntraced(function*(ctx: ClientAuthContext, attempted: ReadonlyArray<TokenEndpointAuthMethod>) {
+const present = (
+  ctx: ClientAuthContext,
+  attempted: ReadonlyArray<TokenEndpointAuthMethod>
+): Effect.Effect<Presented, InvalidClient | InvalidRequest> => {
   if (attempted.length > 1) {
-    return yield* new InvalidRequest({
+    return Effect.fail(new InvalidRequest({
       description: `more than one client authentication method used (${attempted.join(", ")}); use exactly one`
-    })
+    }))
   }
   switch (attempted[0]) {
-    case "client_secret_basic": {
-      const credentials = yield* clientSecretBasic.read(ctx.request)
-      if (credentials === undefined) {
-        return yield* new InvalidClient({ description: "malformed HTTP Basic credentials", scheme: "Basic" })
-      }
-      // RFC 6749 §2.3.1: a client_id in the body besides Basic must name the same client
-      const values = ctx.params.get("client_id") ?? []
-      if (values.some((v) => v !== "" && v !== credentials.clientId)) {
-        return yield* new InvalidRequest({ description: "client_id does not match the client of the Authorization header" })
-      }
-      return { method: "client_secret_basic", clientId: credentials.clientId, credentials } satisfies Presented
-    }
-    case "client_secret_post": {
-      const credentials = yield* clientSecretPost.read(ctx.params)
-      return { method: "client_secret_post", clientId: credentials.clientId, credentials } satisfies Presented
-    }
-    case "private_key_jwt": {
-      const credentials = yield* privateKeyJwt.read(ctx.params)
-      return { method: "private_key_jwt", clientId: credentials.clientId, credentials } satisfies Presented
-    }
-    default: {
-      const { clientId } = yield* none.read(ctx.params)
-      return { method: "none", clientId } satisfies Presented
-    }
+    case "client_secret_basic":
+      return Effect.flatMap(clientSecretBasic.read(ctx.request), (credentials): Effect.Effect<Presented, InvalidClient | InvalidRequest> => {
+        if (credentials === undefined) {
+          return Effect.fail(new InvalidClient({ description: "malformed HTTP Basic credentials", scheme: "Basic" }))
+        }
+        // RFC 6749 §2.3.1: a client_id in the body besides Basic must name the same client
+        const values = ctx.params.get("client_id") ?? []
+        if (values.some((v) => v !== "" && v !== credentials.clientId)) {
+          return Effect.fail(new InvalidRequest({ description: "client_id does not match the client of the Authorization header" }))
+        }
+        return Effect.succeed({ method: "client_secret_basic", clientId: credentials.clientId, credentials } satisfies Presented)
+      })
+    case "client_secret_post":
+      return Effect.map(clientSecretPost.read(ctx.params), (credentials) =>
+        ({ method: "client_secret_post", clientId: credentials.clientId, credentials }) satisfies Presented)
+    case "private_key_jwt":
+      return Effect.map(privateKeyJwt.read(ctx.params), (credentials) =>
+        ({ method: "private_key_jwt", clientId: credentials.clientId, credentials }) satisfies Presented)
+    default:
+      return Effect.map(none.read(ctx.params), ({ clientId }) => ({ method: "none", clientId }) satisfies Presented)
   }
-})
+}
 
 const verify = (presented: Presented, client: ClientRecord | undefined, endpoint: string) => {
   switch (presented.method) {
@@ -111,27 +110,29 @@ const verify = (presented: Presented, client: ClientRecord | undefined, endpoint
  *   (the renderer then answers 401 with `WWW-Authenticate`);
  * - every refusal (not a storage failure) emits a `client_auth.failed` event.
  */
-export const authenticateClient = Effect.fnUntraced(function*(
+export const authenticateClient = (
   ctx: ClientAuthContext
-): Effect.fn.Return<ClientRecord, InvalidClient | InvalidRequest | StorageError, ClientAuthServices> {
-  const events = yield* Events
-  const attempted = methodsAttempted(ctx)
-  const failed = (clientId: string | undefined, method: string) => (error: InvalidClient | InvalidRequest | StorageError) =>
-    error._tag === "StorageError" ? Effect.void : events.emit({ type: "client_auth.failed", clientId, method })
-
-  const hint = ctx.params.get("client_id")?.[0]
-  const presented = yield* present(ctx, attempted).pipe(
-    Effect.tapError(failed(hint, attempted.length === 0 ? none.METHOD : attempted.join("+")))
-  )
-  return yield* Effect.gen(function*() {
-    const client = yield* (yield* Clients).find(presented.clientId)
-    if (client !== undefined && client.metadata.token_endpoint_auth_method !== presented.method) {
-      return yield* new InvalidClient({
-        description: `the client must authenticate with ${client.metadata.token_endpoint_auth_method}, not ${presented.method}`,
-        // RFC 6749 §5.2: the client attempted HTTP auth -> the 401 carries a Basic challenge
-        scheme: presented.method === "client_secret_basic" ? "Basic" : undefined
-      })
-    }
-    return yield* verify(presented, client, ctx.endpoint)
-  }).pipe(Effect.tapError(failed(presented.clientId, presented.method)))
-})
+): Effect.Effect<ClientRecord, InvalidClient | InvalidRequest | StorageError, ClientAuthServices> =>
+  Effect.flatMap(Events, (events) => {
+    const attempted = methodsAttempted(ctx)
+    const failed = (clientId: string | undefined, method: string) => (error: InvalidClient | InvalidRequest | StorageError) =>
+      error._tag === "StorageError" ? Effect.void : events.emit({ type: "client_auth.failed", clientId, method })
+    const hint = ctx.params.get("client_id")?.[0]
+    return present(ctx, attempted).pipe(
+      Effect.tapError(failed(hint, attempted.length === 0 ? none.METHOD : attempted.join("+"))),
+      Effect.flatMap((presented) =>
+        Effect.flatMap(Clients, (clients) => clients.find(presented.clientId)).pipe(
+          Effect.flatMap((client): Effect.Effect<ClientRecord, InvalidClient | InvalidRequest | StorageError, ClientAuthServices> => {
+            if (client !== undefined && client.metadata.token_endpoint_auth_method !== presented.method) {
+              return Effect.fail(new InvalidClient({
+                description: `the client must authenticate with ${client.metadata.token_endpoint_auth_method}, not ${presented.method}`,
+                // RFC 6749 §5.2: the client attempted HTTP auth -> the 401 carries a Basic challenge
+                scheme: presented.method === "client_secret_basic" ? "Basic" : undefined
+              }))
+            }
+            return verify(presented, client, ctx.endpoint)
+          }),
+          Effect.tapError(failed(presented.clientId, presented.method))
+        ))
+    )
+  })

@@ -54,7 +54,8 @@ const handle = Effect.fnUntraced(function*({ client, params }: GrantContext) {
   }
   const audience = yield* resolveAudience(config, resource.length > 0 ? resource : found.resource)
   // OIDC Core §12.2: tokens only for an account that still exists
-  if ((yield* (yield* Accounts).claims(found.accountId)) === undefined) {
+  const account = yield* (yield* Accounts).claims(found.accountId)
+  if (account === undefined) {
     return yield* invalidToken(`account ${found.accountId} no longer exists`)
   }
 
@@ -126,6 +127,7 @@ const handle = Effect.fnUntraced(function*({ client, params }: GrantContext) {
     response.id_token = yield* issueIdToken({
       client,
       accountId: record.accountId,
+      account,
       scope,
       authTime: record.authTime,
       acr: record.acr,

@@ -105,15 +105,9 @@ const mediaType = (request: Request) => (request.headers.get("content-type") ?? 
 
 /** RFC 6749 §3.2: POST with `application/x-www-form-urlencoded`. */
 export const readForm = (request: Request, maxBytes: number): Effect.Effect<Params, InvalidRequest | PayloadTooLarge> =>
-  Effect.gen(function*() {
-    if (mediaType(request) !== "application/x-www-form-urlencoded") {
-      return yield* new InvalidRequest({
-        description: "the request body must be application/x-www-form-urlencoded"
-      })
-    }
-    const text = yield* readBody(request, maxBytes)
-    return yield* toParams(new URLSearchParams(text))
-  })
+  mediaType(request) !== "application/x-www-form-urlencoded"
+    ? Effect.fail(new InvalidRequest({ description: "the request body must be application/x-www-form-urlencoded" }))
+    : Effect.flatMap(readBody(request, maxBytes), (text) => toParams(new URLSearchParams(text)))
 
 /** A JSON object body (RFC 7591 registration). */
 export const readJsonObject = (

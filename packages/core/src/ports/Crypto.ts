@@ -154,10 +154,16 @@ const webCrypto: CryptoService = {
 /** The parts of `node:crypto` the Node implementation uses (typed here: core has no Node types). */
 export interface NodeCryptoModule {
   createHash(algorithm: string): { update(data: string | Uint8Array): { digest(): Uint8Array; digest(encoding: "base64url"): string } }
+  /** one-shot digest (Node >= 20.12): no Hash object per call */
+  hash?: {
+    (algorithm: string, data: string | Uint8Array, outputEncoding: "base64url"): string
+    (algorithm: string, data: string | Uint8Array, outputEncoding: "buffer"): Uint8Array
+  }
   randomBytes(size: number): Uint8Array & { toString(encoding: "base64url"): string }
-  sign(algorithm: string | null | undefined, data: Uint8Array, key: object): Uint8Array
-  verify(algorithm: string | null | undefined, data: Uint8Array, key: object, signature: Uint8Array): boolean
-  readonly KeyObject: { from(key: CryptoKey): object }
+  // key parameters typed `never`: node:crypto's own key types are not visible here
+  sign(algorithm: string | null | undefined, data: Uint8Array, key: never): Uint8Array
+  verify(algorithm: string | null | undefined, data: Uint8Array, key: never, signature: Uint8Array): boolean
+  readonly KeyObject: { from(key: never): object }
   readonly constants: { readonly RSA_PKCS1_PSS_PADDING: number }
 }
 
@@ -167,7 +173,7 @@ const makeNodeCrypto = (node: NodeCryptoModule): CryptoService => {
   const keyObject = (key: CryptoKey) => {
     let ko = keyObjects.get(key)
     if (ko === undefined) {
-      ko = node.KeyObject.from(key)
+      ko = node.KeyObject.from(key as never)
       keyObjects.set(key, ko)
     }
     return ko
@@ -200,17 +206,24 @@ const makeNodeCrypto = (node: NodeCryptoModule): CryptoService => {
     offset += n
     return out
   }
+  const oneShot = node.hash
+  const digest = oneShot
+    ? (value: string) => oneShot("sha256", value, "base64url")
+    : (value: string) => node.createHash("sha256").update(value).digest("base64url")
+  const sha256 = oneShot
+    ? (value: string | Uint8Array) => new Uint8Array(oneShot("sha256", value, "buffer"))
+    : (value: string | Uint8Array) => new Uint8Array(node.createHash("sha256").update(value).digest())
   return {
     randomToken: (bytes = 32) => Effect.sync(() => base64url(random(bytes))),
-    digest: (value) => Effect.sync(() => node.createHash("sha256").update(value).digest("base64url")),
-    sha256: (value) => Effect.sync(() => new Uint8Array(node.createHash("sha256").update(value).digest())),
+    digest: (value) => Effect.sync(() => digest(value)),
+    sha256: (value) => Effect.sync(() => sha256(value)),
     equal: timingSafeEqual,
     sign: (alg, key, input) =>
       Effect.try({
         try: () => {
           if (!keyMatches(alg, key)) throw new TypeError(`the key is not a ${alg} key`)
           const [hash, k] = params(alg, key)
-          return new Uint8Array(node.sign(hash, input, k))
+          return new Uint8Array(node.sign(hash, input, k as never))
         },
         catch: signingFailed(alg)
       }),
@@ -219,7 +232,7 @@ const makeNodeCrypto = (node: NodeCryptoModule): CryptoService => {
         if (!keyMatches(alg, key)) return false
         try {
           const [hash, k] = params(alg, key)
-          return node.verify(hash, input, k, signature)
+          return node.verify(hash, input, k as never, signature)
         } catch {
           return false
         }

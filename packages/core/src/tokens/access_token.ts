@@ -22,10 +22,12 @@ export const resolveAudience = (
 ): Effect.Effect<ReadonlyArray<string>, InvalidTarget> => {
   if (resource.length === 0) return Effect.succeed([config.accessToken.defaultAudience])
   for (const r of resource) {
+    // configured resources were checked (absolute, no fragment) when the configuration was resolved
+    if (config.resources.some((x) => x.uri === r)) continue
     if (!URL.canParse(r) || r.includes("#")) {
       return Effect.fail(new InvalidTarget({ description: `resource "${r}" must be an absolute URI without a fragment (RFC 8707 §2)` }))
     }
-    if (r !== config.accessToken.defaultAudience && !config.resources.some((x) => x.uri === r)) {
+    if (r !== config.accessToken.defaultAudience) {
       return Effect.fail(new InvalidTarget({ description: `resource "${r}" is not served by this authorization server` }))
     }
   }

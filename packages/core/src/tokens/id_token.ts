@@ -5,7 +5,7 @@
 import { Clock, Effect } from "effect"
 import { GatehouseConfig, type SigningAlg } from "../config.js"
 import { InvalidClientMetadata } from "../errors.js"
-import { Accounts } from "../ports/Accounts.js"
+import { Accounts, type Claims } from "../ports/Accounts.js"
 import type { ClientRecord } from "../ports/ClientStore.js"
 import { base64url, Crypto } from "../ports/Crypto.js"
 import { claimsFor, type ClaimsRequest } from "./claims.js"
@@ -36,6 +36,8 @@ export interface IssueIdTokenInput {
   readonly amr?: ReadonlyArray<string> | undefined
   readonly accessToken?: string | undefined
   readonly claims?: ClaimsRequest | undefined
+  /** the account's claims when the caller already has them (else read from `Accounts`) */
+  readonly account?: Claims | undefined
 }
 
 export const idTokenAlg = (client: ClientRecord): SigningAlg =>
@@ -53,7 +55,7 @@ export const issueIdToken = Effect.fnUntraced(function*(input: IssueIdTokenInput
   const now = yield* Clock.currentTimeMillis
   const iat = Math.floor(now / 1000)
   // OIDC Core §5.5: claims explicitly requested for the ID token (scope claims go to userinfo, §5.4)
-  const account = yield* accounts.claims(input.accountId)
+  const account = input.account ?? (yield* accounts.claims(input.accountId))
   const requested = input.claims?.id_token ? claimsFor(account ?? {}, [], input.claims.id_token) : {}
   const payload: Record<string, unknown> = {
     ...requested,

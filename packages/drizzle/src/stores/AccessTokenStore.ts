@@ -4,6 +4,7 @@ import { and, eq, isNull, sql } from "drizzle-orm"
 import { Effect } from "effect"
 import type { Dialect } from "../dialect.js"
 import { decodeList, encodeList, orNull, orUndefined, sweepExpired } from "./codec.js"
+import { placeholders, prepare } from "./prepared.js"
 
 export const makeAccessTokenStore = (d: Dialect): AccessTokenStore["Service"] => {
   const t = d.tables.accessTokens
@@ -37,10 +38,14 @@ export const makeAccessTokenStore = (d: Dialect): AccessTokenStore["Service"] =>
     extra: orUndefined(row.extra)
   })
 
+  // the per-request statements, built once (see prepared.ts)
+  const insert = prepare<never>(d, d.db.insert(t).values(placeholders(t)))
+  const byDigest = prepare<Row>(d, d.db.select().from(t).where(eq(t.tokenDigest, sql.placeholder("tokenDigest"))))
+
   return AccessTokenStore.of({
-    save: (record) => d.run(d.db.insert(t).values(toRow(record))),
+    save: (record) => Effect.asVoid(insert.affected(toRow(record))),
     find: (tokenDigest) =>
-      d.rows(d.db.select().from(t).where(eq(t.tokenDigest, tokenDigest))).pipe(
+      byDigest.rows({ tokenDigest }).pipe(
         Effect.map(([row]) => row === undefined ? undefined : fromRow(row))
       ),
     // RFC 7009 §2.2: revoking a revoked token succeeds; the first revocation time is kept

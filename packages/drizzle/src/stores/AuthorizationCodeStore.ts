@@ -3,7 +3,7 @@
  * the database lets exactly one statement move `consumed_at` from NULL (RFC 6749 §4.1.2).
  */
 import { type AuthorizationCodeRecord, AuthorizationCodeStore } from "@gatehouse/core"
-import { and, eq, isNull } from "drizzle-orm"
+import { and, eq, isNull, sql } from "drizzle-orm"
 import { Effect } from "effect"
 import type { Dialect } from "../dialect.js"
 import {
@@ -15,6 +15,7 @@ import {
   orUndefined,
   sweepExpired
 } from "./codec.js"
+import { placeholders, prepare } from "./prepared.js"
 
 export const makeAuthorizationCodeStore = (d: Dialect): AuthorizationCodeStore["Service"] => {
   const t = d.tables.authorizationCodes
@@ -60,16 +61,22 @@ export const makeAuthorizationCodeStore = (d: Dialect): AuthorizationCodeStore["
     consumedAt: orUndefined(row.consumedAt)
   })
 
+  // the per-request statements, built once (see prepared.ts)
+  const insert = prepare<never>(d, d.db.insert(t).values(placeholders(t)))
+  const markConsumed = prepare<Row>(
+    d,
+    d.db.update(t).set({ consumedAt: sql`${sql.placeholder("now")}` })
+      .where(and(eq(t.codeDigest, sql.placeholder("codeDigest")), isNull(t.consumedAt)))
+      .returning()
+  )
+  const byDigest = prepare<Row>(d, d.db.select().from(t).where(eq(t.codeDigest, sql.placeholder("codeDigest"))))
+
   return AuthorizationCodeStore.of({
-    save: (record) => d.run(d.db.insert(t).values(toRow(record))),
+    save: (record) => Effect.asVoid(insert.affected(toRow(record))),
     consume: Effect.fnUntraced(function*(codeDigest: string, now: number) {
-      const [won] = yield* d.rows(
-        d.db.update(t).set({ consumedAt: now })
-          .where(and(eq(t.codeDigest, codeDigest), isNull(t.consumedAt)))
-          .returning()
-      )
+      const [won] = yield* markConsumed.rows({ codeDigest, now })
       if (won !== undefined) return { _tag: "Consumed", record: fromRow(won) } as const
-      const [stored] = yield* d.rows(d.db.select().from(t).where(eq(t.codeDigest, codeDigest)))
+      const [stored] = yield* byDigest.rows({ codeDigest })
       return stored === undefined
         ? { _tag: "NotFound" } as const
         : { _tag: "AlreadyConsumed", record: fromRow(stored) } as const

@@ -1,9 +1,10 @@
 /** ClientStore on drizzle: one row per client, metadata as JSON. */
 import { type ClientMetadata, type ClientRecord, ClientStore } from "@gatehouse/core"
-import { eq } from "drizzle-orm"
+import { eq, sql } from "drizzle-orm"
 import { Effect } from "effect"
 import type { Dialect } from "../dialect.js"
 import { orNull, orUndefined } from "./codec.js"
+import { prepare } from "./prepared.js"
 
 export const makeClientStore = (d: Dialect): ClientStore["Service"] => {
   const t = d.tables.clients
@@ -27,9 +28,12 @@ export const makeClientStore = (d: Dialect): ClientStore["Service"] => {
     issuedAt: row.issuedAt
   })
 
+  // every token request of a registered client looks it up: built once (see prepared.ts)
+  const byId = prepare<Row>(d, d.db.select().from(t).where(eq(t.clientId, sql.placeholder("clientId"))))
+
   return ClientStore.of({
     find: (clientId) =>
-      d.rows(d.db.select().from(t).where(eq(t.clientId, clientId))).pipe(
+      byId.rows({ clientId }).pipe(
         Effect.map(([row]) => row === undefined ? undefined : fromRow(row))
       ),
     // a duplicate client_id violates the primary key: StorageError

@@ -10,7 +10,7 @@
  * commits.
  */
 import { type RefreshTokenRecord, RefreshTokenStore, type RotateResult, type StorageError } from "@gatehouse/core"
-import { and, eq, gt, isNull } from "drizzle-orm"
+import { and, eq, gt, isNull, sql } from "drizzle-orm"
 import { Effect } from "effect"
 import type { Dialect } from "../dialect.js"
 import {
@@ -22,6 +22,7 @@ import {
   orUndefined,
   sweepExpired
 } from "./codec.js"
+import { placeholders, prepare } from "./prepared.js"
 
 export const makeRefreshTokenStore = (d: Dialect): RefreshTokenStore["Service"] => {
   const t = d.tables.refreshTokens
@@ -113,10 +114,14 @@ export const makeRefreshTokenStore = (d: Dialect): RefreshTokenStore["Service"] 
     return loop(0)
   }
 
+  // the per-request statements, built once (see prepared.ts)
+  const insert = prepare<never>(d, d.db.insert(t).values(placeholders(t)))
+  const byDigest = prepare<Row>(d, d.db.select().from(t).where(eq(t.tokenDigest, sql.placeholder("tokenDigest"))))
+
   return RefreshTokenStore.of({
-    save: (record) => d.run(d.db.insert(t).values(toRow(record))),
+    save: (record) => Effect.asVoid(insert.affected(toRow(record))),
     find: (tokenDigest) =>
-      d.rows(d.db.select().from(t).where(eq(t.tokenDigest, tokenDigest))).pipe(
+      byDigest.rows({ tokenDigest }).pipe(
         Effect.map(([row]) => row === undefined ? undefined : fromRow(row))
       ),
     rotate,

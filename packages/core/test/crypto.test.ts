@@ -1,0 +1,125 @@
+/**
+ * The Crypto port's implementations give identical results: WebCrypto (every runtime) and
+ * node:crypto (synchronous, chosen by `Crypto.layerDefault` on Node). Digests are SHA-256
+ * base64url (RFC 4648 §5); signatures are RFC 7518 §3 JWS signatures each implementation
+ * verifies from the other, and jose verifies from both.
+ */
+import { Effect, Exit, type Layer } from "effect"
+import * as jose from "jose"
+import * as nodeCrypto from "node:crypto"
+import { describe, expect, it } from "vitest"
+import type { SigningAlg } from "../src/config.js"
+import { base64url, base64urlDecode, Crypto } from "../src/ports/Crypto.js"
+
+const IMPLEMENTATIONS: ReadonlyArray<readonly [string, Layer.Layer<Crypto>]> = [
+  ["WebCrypto", Crypto.layerWebCrypto],
+  ["node:crypto", Crypto.layerNode(nodeCrypto)],
+  ["default", Crypto.layerDefault]
+]
+
+const use = <A, E>(layer: Layer.Layer<Crypto>, f: (crypto: Crypto["Service"]) => Effect.Effect<A, E>) =>
+  Effect.runPromise(Effect.provide(Effect.flatMap(Crypto, f), layer))
+
+const ALGS: ReadonlyArray<SigningAlg> = ["ES256", "EdDSA", "RS256", "PS256"]
+const keyPairs = new Map<SigningAlg, jose.GenerateKeyPairResult>()
+const keyPair = async (alg: SigningAlg) => {
+  let pair = keyPairs.get(alg)
+  if (!pair) {
+    pair = await jose.generateKeyPair(alg, alg === "EdDSA" ? { crv: "Ed25519" } : {})
+    keyPairs.set(alg, pair)
+  }
+  return pair
+}
+/** a JWS signing input (RFC 7515 §5.1) whose header names `alg` */
+const signingInput = (alg: SigningAlg) =>
+  new TextEncoder().encode(`${base64url(new TextEncoder().encode(JSON.stringify({ alg })))}.${base64url(new TextEncoder().encode("{\"sub\":\"alice\"}"))}`)
+const input = signingInput("ES256")
+
+describe("Crypto: digests, randomness, comparison", () => {
+  it("RFC 4648 §5: base64url without padding, and back", () => {
+    for (let n = 0; n < 40; n++) {
+      const bytes = nodeCrypto.randomBytes(n)
+      expect(base64url(bytes)).toBe(Buffer.from(bytes).toString("base64url"))
+      expect(base64urlDecode(base64url(bytes))).toEqual(new Uint8Array(bytes))
+    }
+    expect(base64urlDecode("a+b/")).toBeUndefined()
+    expect(base64urlDecode("abc=")).toBeUndefined()
+    expect(base64urlDecode("abcde")).toBeUndefined()
+  })
+
+  for (const [name, layer] of IMPLEMENTATIONS) {
+    it(`${name}: digest is SHA-256 base64url of the UTF-8; sha256 the raw bytes`, async () => {
+      for (const value of ["", "abc", "client-secret-ü-✓", "x".repeat(1000)]) {
+        const expected = nodeCrypto.createHash("sha256").update(value, "utf8").digest()
+        expect(await use(layer, (c) => c.digest(value))).toBe(expected.toString("base64url"))
+        expect(await use(layer, (c) => c.sha256(value))).toEqual(new Uint8Array(expected))
+        expect(await use(layer, (c) => c.sha256(new TextEncoder().encode(value)))).toEqual(new Uint8Array(expected))
+      }
+    })
+
+    it(`${name}: randomToken is n random bytes, base64url, never repeated`, async () => {
+      const tokens = await use(layer, (c) => Effect.forEach(Array.from({ length: 300 }), () => c.randomToken()))
+      for (const t of tokens) {
+        expect(t).toMatch(/^[A-Za-z0-9_-]{43}$/)
+        expect(base64urlDecode(t)!.length).toBe(32)
+      }
+      expect(new Set(tokens).size).toBe(tokens.length)
+      expect(base64urlDecode(await use(layer, (c) => c.randomToken(16)))!.length).toBe(16)
+      // larger than the pooled size
+      expect(base64urlDecode(await use(layer, (c) => c.randomToken(2048)))!.length).toBe(2048)
+    })
+
+    it(`${name}: equal is equality`, async () => {
+      const c = await use(layer, Effect.succeed)
+      expect(c.equal("abc", "abc")).toBe(true)
+      expect(c.equal("abc", "abd")).toBe(false)
+      expect(c.equal("ab", "abc")).toBe(false)
+      expect(c.equal("", "")).toBe(true)
+    })
+  }
+
+  it("layerDefault on Node is the synchronous node:crypto one (no promise to wait for)", async () => {
+    const c = await use(Crypto.layerDefault, Effect.succeed)
+    expect(Exit.isSuccess(Effect.runSyncExit(c.digest("abc")))).toBe(true)
+    const web = await use(Crypto.layerWebCrypto, Effect.succeed)
+    expect(Exit.isSuccess(Effect.runSyncExit(web.digest("abc")))).toBe(false)
+  })
+})
+
+describe("Crypto: JWS signatures (RFC 7518 §3)", () => {
+  for (const alg of ALGS) {
+    it(`${alg}: what each implementation signs, every implementation and jose verify`, async () => {
+      const { privateKey, publicKey } = await keyPair(alg)
+      const input = signingInput(alg)
+      for (const [signer, signLayer] of IMPLEMENTATIONS) {
+        const signature = await use(signLayer, (c) => c.sign(alg, privateKey as CryptoKey, input))
+        for (const [verifier, verifyLayer] of IMPLEMENTATIONS) {
+          expect([signer, verifier, await use(verifyLayer, (c) => c.verify(alg, publicKey as CryptoKey, input, signature as Uint8Array<ArrayBuffer>))])
+            .toEqual([signer, verifier, true])
+          const tampered = new Uint8Array(signature)
+          tampered[5] = tampered[5]! ^ 1
+          expect(await use(verifyLayer, (c) => c.verify(alg, publicKey as CryptoKey, input, tampered))).toBe(false)
+        }
+        // the signature jose expects for the same JWS
+        const [h, p] = new TextDecoder().decode(input).split(".")
+        await expect(jose.compactVerify(`${h}.${p}.${base64url(signature)}`, publicKey, { algorithms: [alg] }).catch(() => "invalid"))
+          .resolves.not.toBe("invalid")
+      }
+    })
+  }
+
+  it("RFC 7515 §10.7: a key of another algorithm never signs or verifies under alg", async () => {
+    const es = await keyPair("ES256")
+    const rs = await keyPair("RS256")
+    const ps = await keyPair("PS256")
+    for (const [, layer] of IMPLEMENTATIONS) {
+      const esSig = await use(layer, (c) => c.sign("ES256", es.privateKey as CryptoKey, input))
+      const rsSig = await use(layer, (c) => c.sign("RS256", rs.privateKey as CryptoKey, input))
+      expect(await use(layer, (c) => c.verify("EdDSA", es.publicKey as CryptoKey, input, esSig as Uint8Array<ArrayBuffer>))).toBe(false)
+      expect(await use(layer, (c) => c.verify("PS256", rs.publicKey as CryptoKey, input, rsSig as Uint8Array<ArrayBuffer>))).toBe(false)
+      expect(await use(layer, (c) => c.verify("RS256", ps.publicKey as CryptoKey, input, rsSig as Uint8Array<ArrayBuffer>))).toBe(false)
+      const wrongKey = await Effect.runPromiseExit(Effect.provide(Effect.flatMap(Crypto, (c) => c.sign("RS256", es.privateKey as CryptoKey, input)), layer))
+      expect(Exit.isFailure(wrongKey)).toBe(true)
+    }
+  })
+})
