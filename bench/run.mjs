@@ -15,7 +15,7 @@
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { loadavg, cpus, tmpdir } from "node:os"
-import { join } from "node:path"
+import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import pg from "pg"
 import { API, BASIC, bodies } from "./lib/fixtures.mjs"
@@ -48,6 +48,19 @@ const TARGETS = {
   "gatehouse-memory": { script: "gatehouse.mjs", args: ["--store=memory"], label: "Gatehouse (memory)", store: "memory", ...GATEHOUSE_PATHS },
   "gatehouse-sqlite": { script: "gatehouse.mjs", args: ["--store=sqlite"], label: "Gatehouse (SQLite)", store: "sqlite", ...GATEHOUSE_PATHS },
   "gatehouse-postgres": { script: "gatehouse.mjs", args: ["--store=postgres"], label: "Gatehouse (Postgres)", store: "postgres", ...GATEHOUSE_PATHS }
+}
+// --before=<checkout>: also Gatehouse (memory) as built in another checkout of the repository
+// (its bench/ a copy of this one), alternated with the others: before/after in one run
+const before = option("before", undefined)
+if (before) {
+  TARGETS["gatehouse-before"] = {
+    script: join(resolve(before), "bench/servers/gatehouse.mjs"),
+    args: ["--store=memory"],
+    label: `Gatehouse before (memory, ${before})`,
+    store: "memory",
+    ...GATEHOUSE_PATHS,
+    kind: "before"
+  }
 }
 const selectedTargets = option("targets", undefined)?.split(",") ?? Object.keys(TARGETS).filter((n) => !(quick && n === "fetch-floor"))
 const PEER = "oidc-provider"
@@ -99,11 +112,15 @@ const SCENARIOS = [
     id: "refresh_token",
     label: "refresh_token rotation (AT + RT + ID token)",
     request: async (target, state) => {
-      if (state.pool === undefined) {
-        const codes = await target.call("mintCodes", connections * 4)
+      // connections x 3 live refresh tokens before every run (a run ends with up to
+      // `connections` rotations whose successors never came back)
+      state.pool ??= refreshPool([])
+      const missing = connections * 3 - state.pool.size()
+      if (missing > 0) {
+        const codes = await target.call("mintCodes", missing)
         const issued = await tokenRequests(target.url, codes.map(bodies.code))
         if (issued.some((t) => !t.refresh_token)) throw new Error(`no refresh token from ${target.name}`)
-        state.pool = refreshPool(issued.map((t) => t.refresh_token))
+        state.pool.add(issued.map((t) => t.refresh_token))
       }
       return { path: "/token", headers: { authorization: BASIC }, next: state.pool.next, onResponse: state.pool.onResponse }
     }
@@ -252,7 +269,7 @@ for (const scenario of SCENARIOS) {
   for (const [name, runs] of Object.entries(byTarget)) {
     const a = agg(runs)
     summary[scenario.id][name] = a
-    const isGh = TARGETS[name].kind === "gatehouse"
+    const isGh = TARGETS[name].kind === "gatehouse" || TARGETS[name].kind === "before"
     rows.push([
       scenario.label,
       TARGETS[name].label,

@@ -113,11 +113,14 @@ const plans = async (store, location) => {
 const measureLookups = async (target, duration, state) => {
   state.introspect ??= await Promise.all(Array.from({ length: 100 }, () => post(target.url, "/token", bodies.clientCredentialsOpaque)))
     .then((ts) => ts.map((t) => bodies.introspect(t.access_token)))
-  if (state.pool === undefined) {
-    const codes = await target.call("mintCodes", LOOKUP_CONNECTIONS * 4)
+  // LOOKUP_CONNECTIONS x 3 live refresh tokens before every run (see refreshPool)
+  state.pool ??= refreshPool([])
+  const missing = LOOKUP_CONNECTIONS * 3 - state.pool.size()
+  if (missing > 0) {
+    const codes = await target.call("mintCodes", missing)
     const tokens = []
     for (const code of codes) tokens.push((await post(target.url, "/token", bodies.code(code))).refresh_token)
-    state.pool = refreshPool(tokens)
+    state.pool.add(tokens)
   }
   let i = 0
   const next = () => state.introspect[i++ % state.introspect.length]
@@ -158,7 +161,7 @@ export const runScaling = async ({ quick = false, log = console.error } = {}) =>
         await measureLookups(target, 2, state) // warm the caches at this size
         const { introspect, rotate } = await measureLookups(target, duration, state)
         rows.push({ store, size, introspect, rotate })
-        log(`  introspect p50 ${introspect.p50} ms p99 ${introspect.p99} ms ${Math.round(introspect.rps)} req/s; rotate p50 ${rotate.p50} ms p99 ${rotate.p99} ms ${Math.round(rotate.rps)} req/s`)
+        log(`  introspect p50 ${introspect.p50} ms p99 ${introspect.p99} ms ${Math.round(introspect.rps)} req/s; rotate p50 ${rotate.p50} ms p99 ${rotate.p99} ms ${Math.round(rotate.rps)} req/s; errors ${introspect.errors + rotate.errors}`)
       }
       const [lookupPlan, rotatePlan] = await plans(store, location)
       planRows.push([store, lookupPlan, rotatePlan])
@@ -186,7 +189,7 @@ export const runScaling = async ({ quick = false, log = console.error } = {}) =>
     out.push(`\nLookup latency by stored tokens (rows in access_tokens and in refresh_tokens), ${LOOKUP_CONNECTIONS} connections, ${duration}s each, node ${process.version}, ${cpus().length} CPUs, load ${loadavg()[0].toFixed(2)}\n`)
     const base = (store) => rows.find((r) => r.store === store && r.size === SIZES[0])
     out.push(table(
-      ["store", "stored tokens", "introspect p50 ms", "introspect p99 ms", "introspect req/s", "rotate p50 ms", "rotate p99 ms", "rotate req/s", "introspect req/s vs 10k", "rotate req/s vs 10k"],
+      ["store", "stored tokens", "introspect p50 ms", "introspect p99 ms", "introspect req/s", "rotate p50 ms", "rotate p99 ms", "rotate req/s", "errors", "introspect req/s vs 10k", "rotate req/s vs 10k"],
       rows.map((r) => [
         r.store,
         r.size.toLocaleString("en-US"),
@@ -196,6 +199,7 @@ export const runScaling = async ({ quick = false, log = console.error } = {}) =>
         fmt.ms(r.rotate.p50),
         fmt.ms(r.rotate.p99),
         fmt.rps(r.rotate.rps),
+        String(r.introspect.errors + r.rotate.errors),
         fmt.ratio(r.introspect.rps / base(r.store).introspect.rps),
         fmt.ratio(r.rotate.rps / base(r.store).rotate.rps)
       ])

@@ -50,11 +50,16 @@ export const cannon = (url, scenario, { duration, connections }) => {
   })
 }
 
-/** A pool of refresh tokens that renews itself: each response's `refresh_token` goes back in. */
+/**
+ * A pool of refresh tokens that renews itself: each response's `refresh_token` goes back in.
+ * The requests in flight when a run stops are lost with their successors: top the pool up
+ * (`add`) before each run.
+ */
 export const refreshPool = (tokens) => {
   const pool = [...tokens]
   return {
     size: () => pool.length,
+    add: (more) => pool.push(...more),
     next: () => {
       const token = pool.pop()
       return token === undefined ? undefined : bodies.refresh(token)

@@ -34,11 +34,11 @@ export const cpuOf = (pid) => {
 const CLOCK_TICKS = 100
 
 /**
- * Start `script` (relative to bench/servers) with `args`. Resolves once it is listening.
+ * Start `script` (relative to bench/servers, or an absolute path) with `args`. Resolves once it is listening.
  * `execArgv`: extra node flags (e.g. `--cpu-prof`).
  */
 export const startTarget = async (name, script, args = [], { execArgv = [], env = {} } = {}) => {
-  const child = fork(here(`../servers/${script}`), args, {
+  const child = fork(script.startsWith("/") ? script : here(`../servers/${script}`), args, {
     execArgv: [...execArgv],
     env: { ...process.env, ...env },
     stdio: ["ignore", "inherit", "inherit", "ipc"]

@@ -69,23 +69,28 @@ export const makeRefreshTokenStore = (d: Dialect): RefreshTokenStore["Service"] 
   ): Effect.Effect<RotateResult, StorageError> =>
     d.transaction((tx) =>
       Effect.gen(function*() {
-        const [won] = yield* d.rows(
-          tx.update(t).set({ consumedAt: now })
-            .where(and(
-              eq(t.tokenDigest, tokenDigest),
-              isNull(t.consumedAt),
-              isNull(t.revokedAt),
-              gt(t.expiresAt, now)
-            ))
-            .returning()
-        )
+        const [won] = yield* (sqliteStatements
+          ? sqliteStatements.consume.rows({ tokenDigest, now })
+          : d.rows(
+            tx.update(t).set({ consumedAt: now })
+              .where(and(
+                eq(t.tokenDigest, tokenDigest),
+                isNull(t.consumedAt),
+                isNull(t.revokedAt),
+                gt(t.expiresAt, now)
+              ))
+              .returning()
+          ))
         if (won !== undefined) {
           // the token as it was while active: what `next` spreads and what the caller sees
           const previous = fromRow({ ...won, consumedAt: null })
-          yield* d.run(tx.insert(t).values(toRow(next(previous))))
+          const successor = toRow(next(previous))
+          yield* (sqliteStatements ? Effect.asVoid(insert.affected(successor)) : d.run(tx.insert(t).values(successor)))
           return { _tag: "Rotated", previous } as const
         }
-        const [stored] = yield* d.rows(tx.select().from(t).where(eq(t.tokenDigest, tokenDigest)))
+        const [stored] = yield* (sqliteStatements
+          ? byDigest.rows({ tokenDigest })
+          : d.rows(tx.select().from(t).where(eq(t.tokenDigest, tokenDigest))))
         if (stored === undefined) return { _tag: "NotFound" } as const
         const previous = fromRow(stored)
         return previous.consumedAt !== undefined
@@ -117,6 +122,23 @@ export const makeRefreshTokenStore = (d: Dialect): RefreshTokenStore["Service"] 
   // the per-request statements, built once (see prepared.ts)
   const insert = prepare<never>(d, d.db.insert(t).values(placeholders(t)))
   const byDigest = prepare<Row>(d, d.db.select().from(t).where(eq(t.tokenDigest, sql.placeholder("tokenDigest"))))
+  // SQLite runs a transaction's statements on the one connection the prepared ones belong to,
+  // so `rotate` uses them too; a Postgres transaction has its own pooled client
+  const sqliteStatements = d.name === "sqlite"
+    ? {
+      consume: prepare<Row>(
+        d,
+        d.db.update(t).set({ consumedAt: sql`${sql.placeholder("now")}` })
+          .where(and(
+            eq(t.tokenDigest, sql.placeholder("tokenDigest")),
+            isNull(t.consumedAt),
+            isNull(t.revokedAt),
+            gt(t.expiresAt, sql.placeholder("now"))
+          ))
+          .returning()
+      )
+    }
+    : undefined
 
   return RefreshTokenStore.of({
     save: (record) => Effect.asVoid(insert.affected(toRow(record))),
