@@ -3,31 +3,22 @@
  * §4.6) and OpenID Connect ID tokens (OIDC Core §3.1.3).
  */
 import { Clock, Effect } from "effect"
-import { GatehouseConfig } from "../config.js"
-import { InvalidGrant, InvalidRequest, InvalidTarget } from "../errors.js"
+import { InvalidGrant, InvalidRequest } from "../errors.js"
 import { optionalParam, requiredParam } from "../http/request.js"
 import { matchRedirectUri } from "../endpoints/authorize.js"
 import { AuthorizationCodeStore } from "../ports/AuthorizationCodeStore.js"
 import { base64url, Crypto } from "../ports/Crypto.js"
-import { Events } from "../ports/Events.js"
-import { issueAccessToken, resolveAudience } from "../tokens/access_token.js"
 import { parseClaimsRequest } from "../tokens/claims.js"
-import { issueIdToken } from "../tokens/id_token.js"
-import { issueRefreshToken } from "../tokens/refresh_token.js"
+import { issueGrantTokens } from "../tokens/grant_tokens.js"
 import { revokeGrant } from "../tokens/revoke_grant.js"
-import type { GrantContext, GrantHandler, TokenResponse } from "./types.js"
+import type { GrantContext, GrantHandler } from "./types.js"
 
 /** RFC 7636 §4.1: 43-128 unreserved characters. */
 const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/
 
 const invalidCode = new InvalidGrant({ description: "the authorization code is invalid, expired or already used" })
 
-/**
- * RFC 6749 §4.1.3 + OIDC Core §11: a refresh token when the client may use the refresh_token
- * grant and either asked for offline_access or is not doing OpenID Connect.
- */
-export const wantsRefreshToken = (grantTypes: ReadonlyArray<string>, scope: ReadonlyArray<string>) =>
-  grantTypes.includes("refresh_token") && (scope.includes("offline_access") || !scope.includes("openid"))
+
 
 const handle = Effect.fnUntraced(function*({ client, params }: GrantContext) {
   const crypto = yield* Crypto
@@ -70,65 +61,11 @@ const handle = Effect.fnUntraced(function*({ client, params }: GrantContext) {
     // RFC 9700 §4.8.2: PKCE downgrade — a verifier without a challenge is rejected
     return yield* new InvalidGrant({ description: "code_verifier sent, but the authorization request had no code_challenge" })
   }
-  // RFC 8707 §2.2: the token request may narrow the resources granted at authorization
-  const requested = params.get("resource") ?? []
-  if (requested.some((r) => !record.resource.includes(r))) {
-    return yield* new InvalidTarget({ description: "resource was not part of the authorization request (RFC 8707 §2.2)" })
-  }
-  const config = yield* GatehouseConfig
-  const audience = yield* resolveAudience(config, requested.length > 0 ? requested : record.resource)
-  const access = yield* issueAccessToken({
-    grantId: record.grantId,
-    client,
-    accountId: record.accountId,
-    scope: record.scope,
-    audience,
-    authTime: record.authTime,
-    acr: record.acr,
-    amr: record.amr
+  const claims = parseClaimsRequest(record.claims)
+  return yield* issueGrantTokens("authorization_code", client, params.get("resource") ?? [], {
+    ...record,
+    claims: claims === "invalid" ? undefined : claims
   })
-  const response: { -readonly [K in keyof TokenResponse]: TokenResponse[K] } = {
-    access_token: access.token,
-    token_type: "Bearer",
-    expires_in: access.expiresIn,
-    scope: record.scope.join(" ")
-  }
-  if (wantsRefreshToken(client.metadata.grant_types, record.scope)) {
-    response.refresh_token = yield* issueRefreshToken({
-      grantId: record.grantId,
-      clientId: client.clientId,
-      accountId: record.accountId,
-      scope: record.scope,
-      resource: record.resource,
-      authTime: record.authTime,
-      acr: record.acr,
-      amr: record.amr,
-      sessionId: record.sessionId
-    })
-  }
-  if (record.scope.includes("openid")) {
-    const claims = parseClaimsRequest(record.claims)
-    response.id_token = yield* issueIdToken({
-      client,
-      accountId: record.accountId,
-      scope: record.scope,
-      authTime: record.authTime,
-      nonce: record.nonce,
-      acr: record.acr,
-      amr: record.amr,
-      accessToken: access.token,
-      claims: claims === "invalid" ? undefined : claims
-    })
-  }
-  yield* (yield* Events).emit({
-    type: "token.issued",
-    grantType: "authorization_code",
-    clientId: client.clientId,
-    accountId: record.accountId,
-    grantId: record.grantId,
-    scope: record.scope
-  })
-  return response as TokenResponse
 })
 
 export const authorizationCode = {

@@ -5,25 +5,19 @@
  * token per policy, an ID token with `openid` (OIDC Core §3.1.3.3).
  */
 import { Clock, Effect } from "effect"
-import { GatehouseConfig } from "../config.js"
 import {
   AuthorizationPending,
   DeviceAccessDenied,
   ExpiredToken,
   InvalidGrant,
-  InvalidTarget,
   ServerError,
   SlowDown
 } from "../errors.js"
 import { requiredParam } from "../http/request.js"
 import { Crypto } from "../ports/Crypto.js"
 import { type DeviceCodeRecord, DeviceCodeStore } from "../ports/DeviceCodeStore.js"
-import { Events } from "../ports/Events.js"
-import { issueAccessToken, resolveAudience } from "../tokens/access_token.js"
-import { issueIdToken } from "../tokens/id_token.js"
-import { issueRefreshToken } from "../tokens/refresh_token.js"
-import { wantsRefreshToken } from "./authorization_code.js"
-import type { GrantContext, GrantHandler, TokenResponse } from "./types.js"
+import { issueGrantTokens } from "../tokens/grant_tokens.js"
+import type { GrantContext, GrantHandler } from "./types.js"
 
 /** RFC 8628 §3.4 / §7.2: the grant type's URN. */
 export const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -33,64 +27,14 @@ const unknownCode = new InvalidGrant({ description: "the device code is invalid"
 /** Issue the tokens of an authorized (now consumed) device code. */
 const issueTokens = Effect.fnUntraced(function*(ctx: GrantContext, record: DeviceCodeRecord) {
   const { client, params } = ctx
-  const config = yield* GatehouseConfig
   if (record.accountId === undefined || record.authTime === undefined) {
     return yield* new ServerError({ detail: `device code of grant ${record.grantId} is authorized without an account` })
   }
-  // RFC 8707 §2.2: the token request may narrow the resources of the device authorization request
-  const requested = params.get("resource") ?? []
-  if (requested.some((r) => !record.resource.includes(r))) {
-    return yield* new InvalidTarget({ description: "resource was not part of the device authorization request (RFC 8707 §2.2)" })
-  }
-  const audience = yield* resolveAudience(config, requested.length > 0 ? requested : record.resource)
-  const access = yield* issueAccessToken({
-    grantId: record.grantId,
-    client,
+  return yield* issueGrantTokens(DEVICE_CODE_GRANT, client, params.get("resource") ?? [], {
+    ...record,
     accountId: record.accountId,
-    scope: record.scope,
-    audience,
-    authTime: record.authTime,
-    acr: record.acr,
-    amr: record.amr
+    authTime: record.authTime
   })
-  const response: { -readonly [K in keyof TokenResponse]: TokenResponse[K] } = {
-    access_token: access.token,
-    token_type: "Bearer",
-    expires_in: access.expiresIn,
-    scope: record.scope.join(" ")
-  }
-  if (wantsRefreshToken(client.metadata.grant_types, record.scope)) {
-    response.refresh_token = yield* issueRefreshToken({
-      grantId: record.grantId,
-      clientId: client.clientId,
-      accountId: record.accountId,
-      scope: record.scope,
-      resource: record.resource,
-      authTime: record.authTime,
-      acr: record.acr,
-      amr: record.amr
-    })
-  }
-  if (record.scope.includes("openid")) {
-    response.id_token = yield* issueIdToken({
-      client,
-      accountId: record.accountId,
-      scope: record.scope,
-      authTime: record.authTime,
-      acr: record.acr,
-      amr: record.amr,
-      accessToken: access.token
-    })
-  }
-  yield* (yield* Events).emit({
-    type: "token.issued",
-    grantType: DEVICE_CODE_GRANT,
-    clientId: client.clientId,
-    accountId: record.accountId,
-    grantId: record.grantId,
-    scope: record.scope
-  })
-  return response as TokenResponse
 })
 
 const handle = Effect.fnUntraced(function*(ctx: GrantContext) {
