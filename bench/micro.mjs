@@ -4,18 +4,20 @@
  * CPU µs per request (process.cpuUsage, so time stolen by other processes is not
  * counted) for each scenario, with `concurrency` requests in flight.
  *
- * Requests are built the way `@gatehouse/express` builds them (`toFetchRequest` over a
- * body already read, text answers read as the middleware reads them); `--fetch` builds
- * plain `new Request(...)`s and reads `response.text()`, as a Fetch host (Next.js, Bun) does.
+ * Requests are built the way `@gatehouse/express` builds them (`toIncomingRequest` over a
+ * body already read, handed to `handleIncoming`; text answers read as the middleware reads
+ * them); `--translated` builds the Fetch `Request` the middleware builds for streamed bodies
+ * (`toFetchRequest`); `--fetch` builds plain `new Request(...)`s and reads `response.text()`,
+ * as a Fetch host (Next.js, Bun) does.
  *
- *   node bench/micro.mjs [--n=20000] [--repeat=3] [--concurrency=20] [--only=a,b] [--fetch]
+ *   node bench/micro.mjs [--n=20000] [--repeat=3] [--concurrency=20] [--only=a,b] [--fetch | --translated]
  *
  * Each scenario is measured `repeat` times; the table gives the minimum (the least
  * disturbed run) and the median.
  *   node --cpu-prof bench/micro.mjs --only=client_credentials
  */
 import { AuthorizationCodeStore, createGatehouse, Crypto } from "@gatehouse/core"
-import { acceptTextResponse, toFetchRequest } from "@gatehouse/express"
+import { acceptTextResponse, toFetchRequest, toIncomingRequest } from "@gatehouse/express"
 import { memoryAccounts, MemoryStorage } from "@gatehouse/testkit"
 import { Clock, Effect } from "effect"
 import {
@@ -64,21 +66,27 @@ await gh.ready()
 
 const plainFetch = process.argv.includes("--fetch")
 const RESPONSE_TEXT = Symbol.for("@gatehouse/core/response-text")
+// --translated: a Fetch Request built from the Node request (the adapter's path for streamed bodies)
+const translated = process.argv.includes("--translated")
 const post = (path, body) => {
   const headers = { host: "localhost:3000", authorization: BASIC, "content-type": "application/x-www-form-urlencoded", "content-length": String(body.length) }
   if (plainFetch) return new Request(`${issuer}${path}`, { method: "POST", headers, body })
-  const request = toFetchRequest({ method: "POST", url: path, headers }, { origin: issuer }, new URL(`${issuer}${path}`), Buffer.from(body))
+  const req = { method: "POST", url: path, headers }
+  if (!translated) return toIncomingRequest(req, new URL(`${issuer}${path}`), Buffer.from(body))
+  const request = toFetchRequest(req, { origin: issuer }, new URL(`${issuer}${path}`), Buffer.from(body))
   acceptTextResponse(request)
   return request
 }
 const get = (path) => {
   if (plainFetch) return new Request(`${issuer}${path}`)
-  const request = toFetchRequest({ method: "GET", url: path, headers: { host: "localhost:3000" } }, { origin: issuer }, new URL(`${issuer}${path}`))
+  const req = { method: "GET", url: path, headers: { host: "localhost:3000" } }
+  if (!translated) return toIncomingRequest(req, new URL(`${issuer}${path}`))
+  const request = toFetchRequest(req, { origin: issuer }, new URL(`${issuer}${path}`))
   acceptTextResponse(request)
   return request
 }
 const call = async (request) => {
-  const response = await gh.handler(request)
+  const response = await (plainFetch || translated ? gh.handler(request) : gh.handleIncoming(request))
   const text = typeof response[RESPONSE_TEXT] === "string" ? response[RESPONSE_TEXT] : await response.text()
   if (response.status !== 200) throw new Error(`${response.status} ${text}`)
   return text
@@ -145,7 +153,7 @@ const measure = async (make, n) => {
   return { cpuUs: (cpu.user + cpu.system) / n, wallUs: (wall * 1000) / n }
 }
 
-console.log(`node ${process.version}, ${N} requests per scenario, ${concurrency} in flight, in-process (no HTTP), ${plainFetch ? "plain Fetch requests" : "requests as @gatehouse/express builds them"}`)
+console.log(`node ${process.version}, ${N} requests per scenario, ${concurrency} in flight, in-process (no HTTP), ${plainFetch ? "plain Fetch requests" : translated ? "Fetch requests as @gatehouse/express translates streamed ones" : "requests as @gatehouse/express builds them"}`)
 console.log("| scenario | CPU µs/request (min) | CPU µs/request (median) | wall µs/request (min) |\n| --- | ---: | ---: | ---: |")
 for (const [name, make] of Object.entries(scenarios)) {
   if (only && !only.includes(name)) continue

@@ -9,6 +9,8 @@
  *   options: --duration=S --rounds=N --warmup=S --connections=N --only=a,b --targets=a,b
  *            --profile (write --cpu-prof profiles of the Gatehouse servers to bench/.profiles)
  *            --json=FILE (raw results)
+ *            --before=<checkout> [--before-label=TEXT] (that checkout's Gatehouse on memory storage,
+ *            alternated with the others: a before/after in one run)
  *
  * Postgres: GATEHOUSE_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/test (a scratch
  * database is created and dropped). Needs the packages built (`tsc -b`, which `pnpm bench` runs).
@@ -44,6 +46,7 @@ const GATEHOUSE_PATHS = { authorizePath: "/authorize", introspectPath: "/introsp
 const TARGETS = {
   bare: { script: "bare.mjs", label: "bare node:http", kind: "bare" },
   "fetch-floor": { script: "fetch.mjs", label: "node:http + Fetch translation, fixed JSON", kind: "bare" },
+  "adapter-floor": { script: "fetch.mjs", args: ["--incoming"], label: "node:http + @gatehouse/express (no Fetch objects), fixed JSON", kind: "bare" },
   "oidc-provider": { script: "oidc-provider.mjs", label: "oidc-provider 9.13.3 (memory)", authorizePath: "/auth", introspectPath: "/token/introspection", kind: "peer" },
   "gatehouse-memory": { script: "gatehouse.mjs", args: ["--store=memory"], label: "Gatehouse (memory)", store: "memory", ...GATEHOUSE_PATHS },
   "gatehouse-sqlite": { script: "gatehouse.mjs", args: ["--store=sqlite"], label: "Gatehouse (SQLite)", store: "sqlite", ...GATEHOUSE_PATHS },
@@ -56,13 +59,13 @@ if (before) {
   TARGETS["gatehouse-before"] = {
     script: join(resolve(before), "bench/servers/gatehouse.mjs"),
     args: ["--store=memory"],
-    label: `Gatehouse before (memory, ${before})`,
+    label: `Gatehouse before (memory, ${option("before-label", before)})`,
     store: "memory",
     ...GATEHOUSE_PATHS,
     kind: "before"
   }
 }
-const selectedTargets = option("targets", undefined)?.split(",") ?? Object.keys(TARGETS).filter((n) => !(quick && n === "fetch-floor"))
+const selectedTargets = option("targets", undefined)?.split(",") ?? Object.keys(TARGETS).filter((n) => !(quick && (n === "fetch-floor" || n === "adapter-floor")))
 const PEER = "oidc-provider"
 
 // ---- scenarios -----------------------------------------------------------------------

@@ -2,7 +2,7 @@
  * Summarise a V8 `.cpuprofile` (from `node --cpu-prof`, e.g. `pnpm bench --profile`):
  * self time by function and by package/file, and the idle share.
  *
- *   node bench/lib/profile.mjs bench/.profiles/gatehouse-memory.cpuprofile [top=25]
+ *   node bench/lib/profile.mjs bench/.profiles/gatehouse-memory.cpuprofile [top=25] [needle ...] [--breakdown [--us=CPU_US_PER_REQUEST]]
  */
 import { readFileSync } from "node:fs"
 
@@ -42,7 +42,7 @@ console.log("\nself time by function:")
 for (const [k, t] of sum(fnKey).slice(0, top)) console.log(`${pct(t)}  ${k}`)
 
 // inclusive time under frames matching each further argument (substring of "name file:line")
-const needles = process.argv.slice(4)
+const needles = process.argv.slice(4).filter((a) => !a.startsWith("--"))
 if (needles.length > 0) {
   const parent = new Map()
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
@@ -58,5 +58,45 @@ if (needles.length > 0) {
       }
     }
     console.log(`${pct(inc)}  ${needle}`)
+  }
+}
+
+// --breakdown: where the busy time goes, by area (idle and start-up left out), as in bench/README.md
+if (process.argv.includes("--breakdown")) {
+  const parentOf = new Map()
+  for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id)
+  const area = (id) => {
+    const leaf = byId.get(id).callFrame
+    if (leaf.functionName === "(idle)") return "idle"
+    if (leaf.functionName === "(garbage collector)") return "garbage collection"
+    for (let cur = id, depth = 0; cur !== undefined && depth < 60; cur = parentOf.get(cur), depth++) {
+      const { functionName: fn, url } = byId.get(cur).callFrame
+      if (/^(signOneShot|verifyOneShot)$/.test(fn)) return "ES256 signature / verification (node:crypto)"
+      if (/^(hash|randomBytes|randomFillSync|timingSafeEqual)$/.test(fn) && url.startsWith("node:")) return "SHA-256, randomness, constant-time compare"
+      if (/compileSourceTextModule|^(evaluate|instantiate|link)$|ModuleJob|loadESM|importModuleDynamically/.test(fn)) return "start-up"
+      if (!url) continue
+      if (url.includes("effect/dist")) return "Effect runtime (fibers, continuations, context)"
+      if (url.includes("packages/testkit")) return "memory store"
+      if (/packages\/(express|fastify)\//.test(url)) return "adapter (@gatehouse/express)"
+      if (url.includes("packages/core")) return "Gatehouse core's own code"
+      if (url.includes("undici")) return "Fetch objects (undici Request/Response/Headers)"
+      if (/^node:(_http_|http|net|events|stream|internal\/(streams|stream_base_commons|http|net))/.test(url)) return "node:http, sockets, parser, events"
+      if (url.startsWith("node:")) return "other Node internals (timers, microtasks, buffers, URL)"
+      return "other"
+    }
+    return byId.get(id).callFrame.functionName === "(program)" ? "other Node internals (timers, microtasks, buffers, URL)" : "node:http, sockets, parser, events"
+  }
+  const areas = new Map()
+  for (const [id, t] of self) {
+    const a = area(id)
+    areas.set(a, (areas.get(a) ?? 0) + t)
+  }
+  const busy = [...areas].filter(([a]) => a !== "idle" && a !== "start-up")
+  const busyTotal = busy.reduce((s, [, t]) => s + t, 0)
+  const perRequest = Number(process.argv.find((a) => a.startsWith("--us="))?.slice(5))
+  console.log(`\nbusy time by area (idle and start-up left out${Number.isFinite(perRequest) ? `; µs per request from --us=${perRequest}` : ""}):`)
+  for (const [a, t] of busy.sort((x, y) => y[1] - x[1])) {
+    const share = t / busyTotal
+    console.log(`${(100 * share).toFixed(1).padStart(5)}%${Number.isFinite(perRequest) ? `  ~${Math.round(share * perRequest).toString().padStart(3)} µs` : ""}  ${a}`)
   }
 }

@@ -2,7 +2,9 @@
  * Client lookup: statically configured clients (secrets hashed at start-up, never kept in
  * clear) in front of the ClientStore port (registered clients).
  */
-import { Context, Effect, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { GatehouseConfig, type StaticClient } from "./config.js"
 import type { StorageError } from "./errors.js"
 import { type ClientRecord, ClientStore } from "./ports/ClientStore.js"

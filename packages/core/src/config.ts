@@ -3,10 +3,27 @@
  * start-up (never per request) with one clear message per bad field, and resolved with
  * defaults into `ResolvedConfig`, served to the workflows as the `GatehouseConfig` service.
  */
-import { Context, Exit, Schema } from "effect"
+import * as Context from "effect/Context"
+import * as Exit from "effect/Exit"
+import * as Schema from "effect/Schema"
 import { ClientMetadata } from "./schema/client.js"
+import type { IncomingRequest } from "./http/incoming.js"
 
 const Seconds = Schema.Int.check(Schema.isGreaterThan(0))
+
+/** A failure limit: `max` failures within `window` seconds (config `rateLimit`). */
+const RateLimitWindow = Schema.Struct({
+  /** failures allowed in one window */
+  max: Schema.optional(Seconds),
+  /** seconds a window lasts, from its first failure */
+  window: Schema.optional(Seconds)
+})
+
+/** Reads the client's address from a request (config `rateLimit.clientAddress`). */
+export type ClientAddress = (request: IncomingRequest) => string | undefined
+const ClientAddressFn = Schema.declare((u: unknown): u is ClientAddress => typeof u === "function", {
+  expected: "a function (request) => string | undefined"
+})
 
 const Alg = Schema.Literals(["ES256", "EdDSA", "RS256", "PS256"])
 export type SigningAlg = typeof Alg.Type
@@ -102,14 +119,64 @@ export const GatehouseOptions = Schema.Struct({
     /** RFC 8628 §3.2 `interval`: seconds between polls. Default 5. */
     interval: Schema.optional(Seconds)
   })),
+  /**
+   * Failure limits on the credential-guessing surfaces (RFC 6749 §10.10, docs/security.md
+   * "Rate limits"). Failures are counted in storage (the `RateLimiter` port), so a limit
+   * holds across every process sharing the database.
+   */
+  rateLimit: Schema.optional(Schema.Struct({
+    /**
+     * Client authentication (token, introspection, revocation, device authorization):
+     * failed attempts allowed per client_id, and per address when `clientAddress` is set,
+     * within `window` seconds. Past it the credentials are not checked: 429 `invalid_client`
+     * with `Retry-After` until the window ends. Default 10 per 300 s.
+     * > [!WARNING] client ids are not secret: anyone may spend a client's budget and lock it
+     * > out for one window. A larger `max` trades that risk against guesses of weak secrets.
+     */
+    clientAuth: Schema.optional(RateLimitWindow),
+    /**
+     * The login check (`accounts.authenticate` / `accounts.check`, @gatehouse/ui's login
+     * form): wrong passwords allowed per username, and per address when the caller gives
+     * one, within `window` seconds. Default 10 per 900 s.
+     */
+    login: Schema.optional(RateLimitWindow),
+    /**
+     * The client's address, to count client-authentication failures per address as well.
+     * > [!WARNING] return an address you can trust (the socket's, or your own proxy's
+     * > header), never one any client can set: a forged address escapes the limit.
+     */
+    clientAddress: Schema.optional(ClientAddressFn)
+  })),
   cookies: Schema.optional(Schema.Struct({
     /** Secure cookies; default true when the issuer is https */
     secure: Schema.optional(Schema.Boolean),
     /** cookie name prefix; default "gatehouse" */
     name: Schema.optional(Schema.String)
   })),
-  /** Maximum accepted request body, bytes. Default 64 KiB. */
+  /** Maximum accepted request body, bytes. Default 64 KiB. The same setting as `limits.maxBodyBytes` (which wins). */
   maxBodyBytes: Schema.optional(Seconds),
+  /**
+   * Request limits, checked before any work: a request over one is refused in the endpoint's
+   * own error format (RFC 6749 §5.2 JSON, RFC 6750 challenge, RFC 9635 §3.6, or an error page)
+   * with `invalid_request` — 413 for the body, 431 for header fields (RFC 6585 §5), 400 for
+   * parameters and JSON shape.
+   */
+  limits: Schema.optional(Schema.Struct({
+    /** Request body, bytes. Default 64 KiB (or the top-level `maxBodyBytes`). */
+    maxBodyBytes: Schema.optional(Seconds),
+    /** Parameters in one query string or form body. Default 200. */
+    maxParams: Schema.optional(Seconds),
+    /** Characters of one parameter value (names: at most 256). Default 8192. */
+    maxParamLength: Schema.optional(Seconds),
+    /** All header fields together, bytes (name + value + 4 per field, as on the HTTP/1.1 wire). Default 16 KiB. */
+    maxHeaderBytes: Schema.optional(Seconds),
+    /** One header field's value, bytes (`Authorization`, `DPoP`, `Signature`, `Cookie`, ...). Default 8 KiB. */
+    maxHeaderValueBytes: Schema.optional(Seconds),
+    /** JSON bodies (registration, GNAP): nesting depth of objects and arrays. Default 32. */
+    maxJsonDepth: Schema.optional(Seconds),
+    /** JSON bodies: object members plus array elements, in total. Default 1000. */
+    maxJsonMembers: Schema.optional(Seconds)
+  })),
   /** GNAP (RFC 9635, RFC 9767): the grant endpoint at `{basePath}/gnap`. On by default. */
   gnap: Schema.optional(Schema.Struct({
     /** false: no GNAP endpoints */
@@ -137,12 +204,39 @@ export const GatehouseOptions = Schema.Struct({
       key: Schema.Record(Schema.String, Schema.Unknown),
       /** proofing method, default "httpsig" */
       proof: Schema.optional(Schema.String),
+      /** RFC 9635 §7.1.1: an opaque reference clients may send as `key` instead of the key itself */
+      keyRef: Schema.optional(Schema.NonEmptyString),
       display: Schema.optional(Schema.Struct({
         name: Schema.optional(Schema.String),
         uri: Schema.optional(Schema.String),
         logoUri: Schema.optional(Schema.String)
       }))
     }))),
+    /**
+     * RFC 9635 Appendix D: top-level grant request members this AS does not know —
+     * "ignore" (default) or "reject" (`invalid_request`).
+     */
+    unknownMembers: Schema.optional(Schema.Literals(["ignore", "reject"])),
+    /**
+     * RFC 9635 §2.3: the `class_id`s this AS can interpret; a request naming another is
+     * ignored (`unknownClassId: "ignore"`, default) or refused (`"reject"`: `invalid_client`).
+     */
+    classIds: Schema.optional(Schema.Array(Schema.String)),
+    unknownClassId: Schema.optional(Schema.Literals(["ignore", "reject"])),
+    /**
+     * RFC 9635 §7.3.2 `mtls` key proofing: the client certificate reaches Gatehouse in the
+     * RFC 9440 `Client-Cert` header, set by the TLS-terminating proxy (or the Express
+     * adapter's `clientCertificate` option). Off by default: `mtls` is then not offered.
+     * > [!WARNING] `trustClientCertHeader: true` makes Gatehouse believe whatever `Client-Cert`
+     * > a request carries. Turn it on ONLY behind a proxy that strips an incoming
+     * > `Client-Cert` and sets it from the TLS handshake; else anyone can claim any key.
+     */
+    mtls: Schema.optional(Schema.Struct({ trustClientCertHeader: Schema.optional(Schema.Boolean) })),
+    /**
+     * RFC 9635 §3.6 `user_denied`: true answers it with a `continue`, so the client may modify
+     * the grant (§5.3, PATCH re-prompts the RO) or delete it; false (default) finalizes the grant.
+     */
+    continueAfterDenial: Schema.optional(Schema.Boolean),
     /**
      * RFC 9635 §4.2.2 push finish: the AS POSTs to a URI the client chose.
      * > [!WARNING] `allowPrivateNetworks: true` lets clients make the AS call loopback and
@@ -156,12 +250,38 @@ export const GatehouseOptions = Schema.Struct({
     resourceServers: Schema.optional(Schema.Array(Schema.Struct({
       key: Schema.Record(Schema.String, Schema.Unknown),
       proof: Schema.optional(Schema.String),
-      /** restrict introspection to tokens whose access rights name these `locations` or types */
-      name: Schema.optional(Schema.String)
+      /** how the RS names itself in `resource_server` (RFC 9767 §3.2) and, chaining, in `client` (§4); its `instance_id` */
+      name: Schema.optional(Schema.String),
+      /**
+       * RFC 9767 §3.4, §4: the access rights this RS protects — object `type`s and string
+       * references it may register (else `invalid_access`), and whose tokens it may chain.
+       * Unset: it may register any right (within `accessTypes`).
+       */
+      access: Schema.optional(Schema.Array(Schema.String)),
+      /** RFC 9767 §3.3: false refuses this RS introspection (and registrations requiring it, §3.4). Default true. */
+      introspection: Schema.optional(Schema.Boolean)
     })))
   }))
 })
 export type GatehouseOptions = typeof GatehouseOptions.Encoded
+
+/** Resolved request limits (defaults filled in). */
+export interface RequestLimits {
+  readonly maxBodyBytes: number
+  readonly maxParams: number
+  readonly maxParamLength: number
+  readonly maxHeaderBytes: number
+  readonly maxHeaderValueBytes: number
+  readonly maxJsonDepth: number
+  readonly maxJsonMembers: number
+}
+
+/** A resolved failure limit: at most `max` failures per `window` seconds. */
+export interface RateLimitSetting {
+  readonly max: number
+  /** seconds */
+  readonly window: number
+}
 
 export interface ResolvedConfig {
   readonly issuer: string
@@ -185,6 +305,12 @@ export interface ResolvedConfig {
     /** seconds, RFC 8628 §3.2 `interval` */
     readonly interval: number
   }
+  /** failure limits on the credential-guessing surfaces (see `GatehouseOptions.rateLimit`) */
+  readonly rateLimit: {
+    readonly clientAuth: RateLimitSetting
+    readonly login: RateLimitSetting
+    readonly clientAddress?: ClientAddress | undefined
+  }
   readonly accessToken: { readonly format: "jwt" | "opaque"; readonly alg: SigningAlg; readonly defaultAudience: string }
   readonly idTokenAlgs: ReadonlyArray<SigningAlg>
   readonly resources: ReadonlyArray<{ readonly uri: string; readonly format?: "jwt" | "opaque" | undefined; readonly scopes?: ReadonlyArray<string> | undefined }>
@@ -201,7 +327,10 @@ export interface ResolvedConfig {
   }
   readonly clients: ReadonlyArray<StaticClient>
   readonly cookies: { readonly secure: boolean; readonly name: string }
+  /** = `limits.maxBodyBytes` */
   readonly maxBodyBytes: number
+  /** request limits (see `GatehouseOptions.limits`) */
+  readonly limits: RequestLimits
   /** GNAP (RFC 9635) settings */
   readonly gnap: {
     readonly enabled: boolean
@@ -217,9 +346,27 @@ export interface ResolvedConfig {
       readonly instanceId: string
       readonly key: Record<string, unknown>
       readonly proof: string
+      readonly keyRef?: string | undefined
       readonly display?: { readonly name?: string | undefined; readonly uri?: string | undefined; readonly logoUri?: string | undefined } | undefined
     }>
-    readonly resourceServers: ReadonlyArray<{ readonly key: Record<string, unknown>; readonly proof: string; readonly name?: string | undefined }>
+    /** Appendix D: unknown top-level request members */
+    readonly unknownMembers: "ignore" | "reject"
+    /** §2.3: interpretable class_ids (undefined: none) and what to do with the others */
+    readonly classIds?: ReadonlyArray<string> | undefined
+    readonly unknownClassId: "ignore" | "reject"
+    /** §7.3.2: trust the RFC 9440 Client-Cert header (mtls offered) */
+    readonly mtls: boolean
+    /** §3.6: `user_denied` comes with a `continue` (the grant stays pending) */
+    readonly continueAfterDenial: boolean
+    readonly resourceServers: ReadonlyArray<{
+      readonly key: Record<string, unknown>
+      readonly proof: string
+      readonly name?: string | undefined
+      /** RFC 9767 §3.4: what it may register; undefined: anything */
+      readonly access?: ReadonlyArray<string> | undefined
+      /** RFC 9767 §3.3: may it introspect */
+      readonly introspection: boolean
+    }>
   }
   /** endpoint URLs, absolute */
   readonly endpoints: {
@@ -249,6 +396,8 @@ export interface ResolvedConfig {
     readonly gnapIntrospect: string
     /** RFC 9767 §3.1 RS-facing discovery, at the origin's root */
     readonly gnapResourceServerDiscovery: string
+    /** RFC 9767 §3.4 resource set registration */
+    readonly gnapResourceRegistration: string
   }
 }
 
@@ -358,6 +507,11 @@ export const resolveConfig = (input: unknown): ResolvedConfig => {
       failureWindow: o.userCode?.failureWindow ?? 900
     },
     deviceFlow: { interval: o.deviceFlow?.interval ?? 5 },
+    rateLimit: {
+      clientAuth: { max: o.rateLimit?.clientAuth?.max ?? 10, window: o.rateLimit?.clientAuth?.window ?? 300 },
+      login: { max: o.rateLimit?.login?.max ?? 10, window: o.rateLimit?.login?.window ?? 900 },
+      clientAddress: o.rateLimit?.clientAddress
+    },
     accessToken: {
       format: o.accessToken?.format ?? "jwt",
       alg: o.accessToken?.alg ?? "ES256",
@@ -377,7 +531,16 @@ export const resolveConfig = (input: unknown): ResolvedConfig => {
     },
     clients: o.clients ?? [],
     cookies: { secure: o.cookies?.secure ?? issuerUrl.protocol === "https:", name: o.cookies?.name ?? "gatehouse" },
-    maxBodyBytes: o.maxBodyBytes ?? 64 * 1024,
+    maxBodyBytes: o.limits?.maxBodyBytes ?? o.maxBodyBytes ?? 64 * 1024,
+    limits: {
+      maxBodyBytes: o.limits?.maxBodyBytes ?? o.maxBodyBytes ?? 64 * 1024,
+      maxParams: o.limits?.maxParams ?? 200,
+      maxParamLength: o.limits?.maxParamLength ?? 8192,
+      maxHeaderBytes: o.limits?.maxHeaderBytes ?? 16 * 1024,
+      maxHeaderValueBytes: o.limits?.maxHeaderValueBytes ?? 8 * 1024,
+      maxJsonDepth: o.limits?.maxJsonDepth ?? 32,
+      maxJsonMembers: o.limits?.maxJsonMembers ?? 1000
+    },
     endpoints: {
       authorization: `${base}/authorize`,
       token: `${base}/token`,
@@ -395,7 +558,8 @@ export const resolveConfig = (input: unknown): ResolvedConfig => {
       gnapInteract: `${base}/gnap/interact`,
       gnapResume: `${base}/gnap/resume`,
       gnapIntrospect: `${base}/gnap/introspect`,
-      gnapResourceServerDiscovery: `${origin}/.well-known/gnap-as-rs`
+      gnapResourceServerDiscovery: `${origin}/.well-known/gnap-as-rs`,
+      gnapResourceRegistration: `${base}/gnap/resource`
     },
     gnap: {
       enabled: o.gnap?.enabled ?? true,
@@ -405,8 +569,19 @@ export const resolveConfig = (input: unknown): ResolvedConfig => {
       maxPolls: o.gnap?.maxPolls ?? 100,
       allowPrivatePush: o.gnap?.finishPush?.allowPrivateNetworks ?? false,
       accessTypes: o.gnap?.accessTypes,
-      clients: (o.gnap?.clients ?? []).map((c) => ({ instanceId: c.instanceId, key: c.key, proof: c.proof ?? "httpsig", display: c.display })),
-      resourceServers: (o.gnap?.resourceServers ?? []).map((rs) => ({ key: rs.key, proof: rs.proof ?? "httpsig", name: rs.name }))
+      clients: (o.gnap?.clients ?? []).map((c) => ({ instanceId: c.instanceId, key: c.key, proof: c.proof ?? "httpsig", keyRef: c.keyRef, display: c.display })),
+      unknownMembers: o.gnap?.unknownMembers ?? "ignore",
+      classIds: o.gnap?.classIds,
+      unknownClassId: o.gnap?.unknownClassId ?? "ignore",
+      mtls: o.gnap?.mtls?.trustClientCertHeader ?? false,
+      continueAfterDenial: o.gnap?.continueAfterDenial ?? false,
+      resourceServers: (o.gnap?.resourceServers ?? []).map((rs) => ({
+        key: rs.key,
+        proof: rs.proof ?? "httpsig",
+        name: rs.name,
+        access: rs.access,
+        introspection: rs.introspection ?? true
+      }))
     }
   }
 }

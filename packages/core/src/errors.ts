@@ -3,7 +3,7 @@
  * code and HTTP status. `description` goes to the client (`error_description`); `detail`
  * is internal (logs, events) and never reaches the wire.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 const fields = {
   description: Schema.String,
@@ -17,6 +17,16 @@ export class InvalidClient extends Schema.TaggedError<InvalidClient>()("InvalidC
   ...fields,
   /** the authentication scheme the client attempted through the Authorization header, if any */
   scheme: Schema.optional(Schema.String)
+}) {}
+/**
+ * RFC 6749 §5.2 `invalid_client`, refused before the credentials are checked: the client id
+ * (or the address) failed authentication too often in the current window (config
+ * `rateLimit.clientAuth`). 429 (RFC 6585 §4) with `Retry-After` seconds.
+ */
+export class ClientAuthRateLimited extends Schema.TaggedError<ClientAuthRateLimited>()("ClientAuthRateLimited", {
+  ...fields,
+  /** seconds until the window ends (`Retry-After`, RFC 9110 §10.2.3) */
+  retryAfter: Schema.Number
 }) {}
 /** RFC 6749 §5.2 `invalid_grant`. */
 export class InvalidGrant extends Schema.TaggedError<InvalidGrant>()("InvalidGrant", fields) {}
@@ -76,6 +86,8 @@ export class MethodNotAllowed extends Schema.TaggedError<MethodNotAllowed>()("Me
 }) {}
 /** Request body too large (RFC 9110 §15.5.14): 413. */
 export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", fields) {}
+/** Request header fields too large (RFC 6585 §5): 431, `invalid_request`. */
+export class HeaderFieldsTooLarge extends Schema.TaggedError<HeaderFieldsTooLarge>()("HeaderFieldsTooLarge", fields) {}
 /** RFC 9635 §3.6 `invalid_interaction`: the interaction reference is wrong, or no usable interaction mode. */
 export class InvalidInteraction extends Schema.TaggedError<InvalidInteraction>()("InvalidInteraction", fields) {}
 /** RFC 9635 §3.6 `invalid_flag`: the flag configuration is not valid (e.g. a flag listed twice, §2.1.1). */
@@ -118,6 +130,7 @@ export class ServerError extends Schema.TaggedError<ServerError>()("ServerError"
 export type ProtocolError =
   | InvalidRequest
   | InvalidClient
+  | ClientAuthRateLimited
   | InvalidGrant
   | UnauthorizedClient
   | UnsupportedGrantType
@@ -142,6 +155,7 @@ export type ProtocolError =
   | NotFound
   | MethodNotAllowed
   | PayloadTooLarge
+  | HeaderFieldsTooLarge
   | InvalidInteraction
   | InvalidFlag
   | InvalidRotation
@@ -165,6 +179,8 @@ export type ProtocolError =
 export const errorTable = {
   InvalidRequest: { code: "invalid_request", status: 400 },
   InvalidClient: { code: "invalid_client", status: 401 },
+  // RFC 6585 §4 Too Many Requests, with the RFC 6749 §5.2 code
+  ClientAuthRateLimited: { code: "invalid_client", status: 429 },
   InvalidGrant: { code: "invalid_grant", status: 400 },
   UnauthorizedClient: { code: "unauthorized_client", status: 400 },
   UnsupportedGrantType: { code: "unsupported_grant_type", status: 400 },
@@ -190,6 +206,7 @@ export const errorTable = {
   NotFound: { code: "not_found", status: 404 },
   MethodNotAllowed: { code: "invalid_request", status: 405 },
   PayloadTooLarge: { code: "invalid_request", status: 413 },
+  HeaderFieldsTooLarge: { code: "invalid_request", status: 431 },
   // RFC 9635 §3.6 (GNAP defines no HTTP status; these are Gatehouse's choices)
   InvalidInteraction: { code: "invalid_interaction", status: 400 },
   InvalidFlag: { code: "invalid_flag", status: 400 },

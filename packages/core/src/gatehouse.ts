@@ -3,7 +3,10 @@
  * host-facing operations (interactions, clients, keys). The Promise API (`createGatehouse`)
  * and the Effect API (`Gatehouse.layer`, `handle`) are the same code.
  */
-import { Context, Effect, Layer, ManagedRuntime } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
 import { Clients } from "./clients.js"
 import { GatehouseConfig, type GatehouseOptions, resolveConfig, type ResolvedConfig } from "./config.js"
 import type { ProtocolError } from "./errors.js"
@@ -16,12 +19,15 @@ import { clientConfigurationEndpoint, registerEndpoint } from "./endpoints/regis
 import { revokeEndpoint } from "./endpoints/revoke.js"
 import { tokenEndpoint } from "./endpoints/token.js"
 import { userinfoEndpoint } from "./endpoints/userinfo.js"
+import type { IncomingRequest } from "./http/incoming.js"
 import { makeRouter, type Route } from "./http/router.js"
 import * as InteractionApi from "./interactions/api.js"
 import { Accounts, type Claims } from "./ports/Accounts.js"
+import { checkCredentials, type CredentialCheck, type CredentialCheckOptions } from "./rate-limit/login.js"
 import { Crypto } from "./ports/Crypto.js"
 import { Events, type GatehouseEvent } from "./ports/Events.js"
 import { gnapRoutes } from "./gnap/index.js"
+import { tracePorts } from "./observability/tracing.js"
 import type { GatehouseServices, StoragePorts } from "./services.js"
 import { Keys } from "./tokens/keys.js"
 import * as UserCode from "./user-code/index.js"
@@ -60,7 +66,8 @@ export const routes = (config: ResolvedConfig) => {
 
 /** The handler as an Effect, for Effect users: `yield* GatehouseHandler` then `handle(request)`. */
 export class GatehouseHandler extends Context.Service<GatehouseHandler, {
-  handle(request: Request): Effect.Effect<Response>
+  /** a Fetch `Request`, or an adapter's lighter `IncomingRequest` (http/incoming.ts) */
+  handle(request: IncomingRequest): Effect.Effect<Response>
 }>()("@gatehouse/core/GatehouseHandler") {}
 
 /** Accounts for hosts that don't use Effect: plain async functions. */
@@ -89,8 +96,9 @@ export interface GatehouseLayerOptions {
 export const servicesLayer = (o: GatehouseLayerOptions): Layer.Layer<GatehouseServices, unknown> => {
   const base = Layer.mergeAll(
     Layer.succeed(GatehouseConfig, o.config),
-    o.storage,
-    o.accounts,
+    // a span per port call when a tracer is installed (observability/tracing.ts)
+    tracePorts(o.storage),
+    tracePorts(o.accounts),
     o.events ?? Events.layerNoop,
     o.crypto ?? Crypto.layerDefault
   )
@@ -105,7 +113,7 @@ export const Gatehouse = {
       const config = yield* GatehouseConfig
       const context = yield* Effect.context<GatehouseServices>()
       const { table, prefixes } = routes(config)
-      const route = makeRouter(table, prefixes)
+      const route = makeRouter(table, prefixes, config.limits)
       return GatehouseHandler.of({ handle: (request) => Effect.provideContext(route(request), context) })
     })
   )
@@ -116,10 +124,15 @@ export interface CreateGatehouseOptions extends GatehouseOptions {
   readonly storage: Layer.Layer<StoragePorts, unknown>
   /** the host's users */
   readonly accounts: AccountsAdapter | Layer.Layer<Accounts, unknown>
-  /** audit sink */
-  readonly onEvent?: ((event: GatehouseEvent) => void) | undefined
   /**
-   * Extra layer merged over everything (tests: `TestClock.layer()` to control time).
+   * Audit sink (docs/observability.md): a callback receiving every event, or "json" for the
+   * structured log (one JSON object per line on `console.log`; `jsonLinesSink(write)` for
+   * another writer).
+   */
+  readonly onEvent?: ((event: GatehouseEvent) => void) | "json" | undefined
+  /**
+   * Extra layer merged over everything (tests: `TestClock.layer()` to control time; a
+   * tracer, e.g. `OtlpTracer.layer(...)`, for Gatehouse's spans: docs/observability.md).
    */
   readonly overrides?: Layer.Layer<never> | undefined
 }
@@ -146,6 +159,13 @@ export interface GatehouseInstance {
   readonly config: ResolvedConfig
   /** The Fetch handler: mount it with an adapter or pass requests directly. */
   readonly handler: (request: Request) => Promise<Response>
+  /**
+   * The same handler for adapters that read their server's request themselves
+   * (`@gatehouse/express`, `@gatehouse/fastify`): method, URL, headers and the body bytes
+   * through `IncomingRequest`, with no Fetch `Request` built per request. A request carrying
+   * `ACCEPTS_TEXT_RESPONSE` may be answered with a text response (`RESPONSE_TEXT`).
+   */
+  readonly handleIncoming: (request: IncomingRequest) => Promise<Response>
   readonly interactions: InteractionsApi
   /** The user-code entry page's operations (device flow, GNAP user codes). */
   readonly userCodes: UserCodesApi
@@ -159,8 +179,19 @@ export interface GatehouseInstance {
    * paths, and `prefixes` (ending in "/") under which any path is served.
    */
   readonly paths: { readonly exact: ReadonlyArray<string>; readonly prefixes: ReadonlyArray<string> }
-  /** The Accounts port's credential check, for login pages (`@gatehouse/ui`). */
-  readonly accounts: { authenticate(username: string, password: string): Promise<string | undefined> }
+  /**
+   * The Accounts port's credential check, for login pages (`@gatehouse/ui`), within the
+   * failure limits of config `rateLimit.login` (per username, and per address when given).
+   */
+  readonly accounts: {
+    /**
+     * The account id, or undefined for wrong credentials AND while the username's budget is
+     * spent (the password is then not checked). `check` tells those apart.
+     */
+    authenticate(username: string, password: string): Promise<string | undefined>
+    /** `authenticated`, `rejected` (with `attemptsLeft`) or `too_many_attempts` (with `retryAfter` seconds). */
+    check(username: string, password: string, options?: CredentialCheckOptions): Promise<CredentialCheck>
+  }
   readonly keys: { rotate(alg: ResolvedConfig["accessToken"]["alg"]): Promise<void> }
   /** Run any Gatehouse effect with the instance's services (Effect users, tests). */
   readonly run: <A, E>(effect: Effect.Effect<A, E, GatehouseServices>) => Promise<A>
@@ -177,20 +208,29 @@ export const createGatehouse = (options: CreateGatehouseOptions): GatehouseInsta
     config,
     storage,
     accounts: Layer.isLayer(accounts) ? accounts as Layer.Layer<Accounts, unknown> : accountsLayer(accounts as AccountsAdapter),
-    events: onEvent ? Events.layerCallback(onEvent) : undefined
+    events: onEvent === "json" ? Events.layerJsonLines() : onEvent ? Events.layerCallback(onEvent) : undefined
   })
   const full = Layer.provideMerge(Gatehouse.handlerLayer, services)
   const runtime = ManagedRuntime.make(overrides ? Layer.provideMerge(full, overrides) : full)
-  let handle: ((request: Request) => Effect.Effect<Response>) | undefined
   const { table, prefixes } = routes(config)
   const trim = (p: string) => (p.length > 1 && p.endsWith("/") ? p.slice(0, -1) : p)
   const run = <A, E>(effect: Effect.Effect<A, E, GatehouseServices>) => runtime.runPromise(effect)
+  // once the services are built: the handler's effect run on their context, one fiber per
+  // request and nothing else (no layer, no context lookup, no extra promise)
+  let serve: ((request: IncomingRequest) => Promise<Response>) | undefined
+  const start = async () => {
+    const context = await runtime.context()
+    const { handle } = Context.get(context, GatehouseHandler)
+    const runPromise = Effect.runPromiseWith(context)
+    serve = (request) => runPromise(handle(request))
+    return serve
+  }
+  const handleIncoming = (request: IncomingRequest): Promise<Response> =>
+    serve !== undefined ? serve(request) : start().then((s) => s(request))
   return {
     config,
-    handler: async (request) => {
-      if (!handle) handle = (await runtime.runPromise(GatehouseHandler)).handle
-      return runtime.runPromise(handle(request))
-    },
+    handler: handleIncoming,
+    handleIncoming,
     interactions: {
       details: (id) => run(InteractionApi.details(id)),
       authenticate: (id, login) => run(InteractionApi.authenticate(id, login)),
@@ -200,10 +240,16 @@ export const createGatehouse = (options: CreateGatehouseOptions): GatehouseInsta
     userCodes: { submit: (userCode, o) => run(UserCode.submitFromPage(userCode, o)) },
     handles: (pathname) => table.has(trim(pathname)) || prefixes.some(([prefix]) => pathname.startsWith(prefix)),
     paths: { exact: [...table.keys()], prefixes: prefixes.map(([prefix]) => prefix) },
-    accounts: { authenticate: (u, p) => run(Effect.flatMap(Accounts, (a) => a.authenticate(u, p))) },
+    accounts: {
+      authenticate: (u, p) => run(Effect.map(checkCredentials(u, p), (r) => (r.outcome === "authenticated" ? r.accountId : undefined))),
+      check: (u, p, o) => run(checkCredentials(u, p, o))
+    },
     keys: { rotate: (alg) => run(Effect.flatMap(Keys, (k) => k.rotate(alg))) },
     run,
     ready: () => runtime.runPromise(Effect.void.pipe(Effect.andThen(GatehouseHandler), Effect.asVoid)),
-    dispose: () => runtime.dispose()
+    dispose: () => {
+      serve = undefined
+      return runtime.dispose()
+    }
   }
 }

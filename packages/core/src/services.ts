@@ -10,9 +10,11 @@ import type { DeviceCodeStore } from "./ports/DeviceCodeStore.js"
 import type { UserCodeStore } from "./user-code/UserCodeStore.js"
 import type { Events } from "./ports/Events.js"
 import type { GnapGrantStore } from "./ports/GnapGrantStore.js"
+import type { GnapResourceStore } from "./ports/GnapResourceStore.js"
 import type { GrantStore } from "./ports/GrantStore.js"
 import type { InteractionStore } from "./ports/InteractionStore.js"
 import type { KeyStore } from "./ports/KeyStore.js"
+import type { RateLimiter } from "./ports/RateLimiter.js"
 import type { RefreshTokenStore } from "./ports/RefreshTokenStore.js"
 import type { ReplayCache } from "./ports/ReplayCache.js"
 import type { Keys } from "./tokens/keys.js"
@@ -30,5 +32,7 @@ export type StoragePorts =
   | DeviceCodeStore
   | UserCodeStore
   | GnapGrantStore
+  | GnapResourceStore
+  | RateLimiter
 
 export type GatehouseServices = StoragePorts | Accounts | Events | Crypto | GatehouseConfig | Keys | Clients

@@ -231,7 +231,7 @@ describe("method selection (RFC 6749 §2.3, RFC 7591 §2)", () => {
     await tokenRequest(h, CC, { basic: ["svc", "nope"] })
     await tokenRequest(h, { ...CC, client_id: "post", client_secret: "nope" })
     await tokenRequest(h, { ...CC, client_id: "svc", client_secret: "svc-secret" }, { basic: ["svc", "svc-secret"] })
-    expect(h.events.filter((e) => e.type === "client_auth.failed")).toEqual([
+    expect(h.events.filter((e) => e.type === "client_auth.failed")).toMatchObject([
       { type: "client_auth.failed", clientId: "svc", method: "client_secret_basic" },
       { type: "client_auth.failed", clientId: "post", method: "client_secret_post" },
       { type: "client_auth.failed", clientId: "svc", method: "client_secret_basic+client_secret_post" }
@@ -429,12 +429,14 @@ describe("authenticateClient as introspection and revocation use it", () => {
     const url = config.endpoints.introspection
     digests.length = 0
     const unknown = await authenticate(post(url, "token=x", { authorization: `Basic ${btoa("ghost:svc-secret")}` }), url)
+    // the rate limiter's key of the client id is digested for known and unknown ids alike
+    const secrets = () => digests.filter((d) => !d.startsWith("rate_limit:"))
     expect(Exit.isFailure(unknown)).toBe(true)
-    expect(digests).toEqual(["svc-secret"])
+    expect(secrets()).toEqual(["svc-secret"])
     digests.length = 0
     const wrong = await authenticate(post(url, "token=x", { authorization: `Basic ${btoa("svc:wrong")}` }), url)
     expect(Exit.isFailure(wrong)).toBe(true)
-    expect(digests).toEqual(["wrong"])
+    expect(secrets()).toEqual(["wrong"])
   })
 
   it("RFC 7662 §2.1: succeeds with the ClientRecord, and an assertion may be addressed to the calling endpoint", async () => {

@@ -412,7 +412,7 @@ describe("RFC 8628 §3.3: the user's side", () => {
     expect(await page.text()).toContain("denied")
     const e = await oauthError(await poll(h, TV, auth.device_code))
     expect([e.status, e.error]).toEqual([400, "access_denied"])
-    expect(h.events).toContainEqual({ type: "authorization.denied", clientId: "tv", error: "access_denied" })
+    expect(h.events).toContainEqual(expect.objectContaining({ type: "authorization.denied", flow: "device", clientId: "tv", error: "access_denied" }))
   })
 })
 

@@ -398,7 +398,7 @@ describe("§5.3 modifying and §5.4 revoking a grant", () => {
 })
 
 describe("§1.6.3 Figure 5: the user-code flow (steps 1–12)", () => {
-  it("request (1) → user code (2, 3) → poll: wait (9, 10) → code entered, sign-in, approval (4–8) → poll: tokens (11, 12)", async () => {
+  it("request (1) → user code (2, 3) → poll: wait (9, 10) → code entered, sign-in, approval (4–8) → poll: tokens (11, 12); #32 the code typed in lower case with a dash, #61 subject once approved", async () => {
     // (1) request access, (2) interaction needed
     const first = await h.client.request(userCodeRequest({ subject: { sub_id_formats: ["opaque", "iss_sub"] } }))
     const code = first.interact!["user_code"] as string

@@ -32,7 +32,7 @@ describe("docs/gnap.md", () => {
     }
     expect(grant.accessToken().access).toEqual(["photos"])
     expect(polls).toBe(3)
-    expect(events.map((e) => e.type)).toEqual(["authorization.granted", "token.issued"])
-    expect(events[1]).toMatchObject({ grantType: "gnap", accountId: "alice", scope: ["photos"] })
+    expect(events.map((e) => e.type)).toEqual(["user_code.accepted", "authorization.granted", "token.issued"])
+    expect(events[2]).toMatchObject({ grantType: "gnap", accountId: "alice", scope: ["photos"] })
   })
 })

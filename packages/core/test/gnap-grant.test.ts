@@ -155,7 +155,7 @@ describe("B. client identification and key proof (RFC 9635 §2.3, §7.1, §7.3)"
     expectError(await h.client.request({ ...simple(), client: { key: "a-key-reference" } }), "invalid_client")
   })
 
-  it("#15 (§2.3, §3.5) the same key by value is the same client instance: one instance_id; another key, another", async () => {
+  it("#15 (§2.3, §3.5), #62 the same key by value is the same client instance: one unguessable instance_id; another key, another", async () => {
     const a = await h.client.request(simple())
     const b = await h.client.request(simple())
     expect(a.body["instance_id"]).toBe(b.body["instance_id"])
@@ -312,7 +312,7 @@ describe("B. client identification and key proof (RFC 9635 §2.3, §7.1, §7.3)"
     })
   })
 
-  it("#27 (§7.3.2) mtls is not offered: a key with proof \"mtls\" → invalid_client", async () => {
+  it("#27 (§7.3.2) mtls is off by default (gnap.mtls): a key with proof \"mtls\" → invalid_client (full mtls tests: gnap-mtls.test.ts)", async () => {
     expectError(await h.client.request({ ...simple(), client: { key: { proof: "mtls", jwk: h.client.key.publicJwk } } }), "invalid_client")
   })
 })
@@ -320,13 +320,15 @@ describe("B. client identification and key proof (RFC 9635 §2.3, §7.1, §7.3)"
 describe("C. interaction (RFC 9635 §2.5, §3.3)", () => {
   it("#28 (§2.5) no interact, or no start mode this AS supports → invalid_interaction", async () => {
     expectError(await h.client.request({ access_token: { access: ["photos"] } }), "invalid_interaction")
-    expectError(await h.client.request({ access_token: { access: ["photos"] }, interact: { start: ["app"] } }), "invalid_interaction")
+    expectError(await h.client.request({ access_token: { access: ["photos"] }, interact: { start: ["carrier-pigeon"] } }), "invalid_interaction")
     expectError(await h.client.request({ access_token: { access: ["photos"] }, interact: { start: [] } }), "invalid_interaction")
   })
 
   it("#29 (§3.3) the response carries only the modes requested (and supported)", async () => {
-    const onlyCode = await h.client.request({ access_token: { access: ["photos"] }, interact: { start: ["user_code", "app"] } })
+    const onlyCode = await h.client.request({ access_token: { access: ["photos"] }, interact: { start: ["user_code", "carrier-pigeon"] } })
     expect(Object.keys(onlyCode.interact!).sort()).toEqual(["expires_in", "user_code"])
+    const onlyApp = await h.client.request({ access_token: { access: ["photos"] }, interact: { start: ["app"] } })
+    expect(Object.keys(onlyApp.interact!).sort()).toEqual(["app", "expires_in"])
     const onlyRedirect = await h.client.request(simple())
     expect(Object.keys(onlyRedirect.interact!).sort()).toEqual(["expires_in", "redirect"])
     const all = await h.client.request({

@@ -73,7 +73,7 @@ describe("refresh token grant", () => {
     expect((await accessTokenRecord(h, second.access_token))?.revokedAt).toBeDefined()
     expect((await refreshRecord(h, second.refresh_token!))?.revokedAt).toBeDefined()
     const grantId = (await refreshRecord(h, first.refresh_token!))!.grantId
-    expect(h.events).toContainEqual({ type: "grant.revoked", grantId, reason: "refresh_token_reuse" })
+    expect(h.events).toContainEqual(expect.objectContaining({ type: "grant.revoked", grantId, reason: "refresh_token_reuse" }))
     // RFC 7662 §2.2: and introspection says so
     for (const token of [first.access_token, second.access_token, second.refresh_token!]) {
       expect(await introspection(await introspect(h, CLIENTS.web, token))).toEqual({ active: false })
@@ -229,7 +229,7 @@ describe("refresh token grant", () => {
     const first = await start(h)
     await tokens(await refresh(h, CLIENTS.web, first.refresh_token!, { scope: "openid api:read" }))
     const grantId = (await refreshRecord(h, first.refresh_token!))!.grantId
-    expect(h.events.filter((e) => e.type === "token.issued").at(-1)).toEqual({
+    expect(h.events.filter((e) => e.type === "token.issued").at(-1)).toMatchObject({
       type: "token.issued",
       grantType: "refresh_token",
       clientId: "web",

@@ -42,7 +42,7 @@ describe("revocation of refresh tokens (RFC 7009 §2.1)", () => {
   it("RFC 7009 §2.1: events token.revoked and grant.revoked (reason revocation)", async () => {
     const { h, t } = await withTokens()
     await revoke(h, CLIENTS.web, t.refresh_token!)
-    expect(h.events).toContainEqual({ type: "token.revoked", clientId: "web", tokenType: "refresh_token" })
+    expect(h.events).toContainEqual(expect.objectContaining({ type: "token.revoked", clientId: "web", tokenType: "refresh_token" }))
     expect(h.events.some((e) => e.type === "grant.revoked" && e.reason === "revocation")).toBe(true)
   })
 
@@ -84,7 +84,7 @@ describe("revocation of access tokens (RFC 7009 §2.1)", () => {
     expect((await accessTokenRecord(h, t.access_token))?.revokedAt).toBeDefined()
     expect(await active(h, t.refresh_token!)).toBe(true)
     expect((await refresh(h, CLIENTS.web, t.refresh_token!)).status).toBe(200)
-    expect(h.events).toContainEqual({ type: "token.revoked", clientId: "web", tokenType: "access_token" })
+    expect(h.events).toContainEqual(expect.objectContaining({ type: "token.revoked", clientId: "web", tokenType: "access_token" }))
   })
 
   it("RFC 7009 §2.1: an opaque access token -> revoked", async () => {

@@ -211,6 +211,15 @@ export const userCodeAttempts = pgTable("user_code_attempts", {
   resetsAt: time("resets_at").notNull()
 }, (t) => [index("user_code_attempts_resets_at_idx").on(t.resetsAt)])
 
+/** RateLimiter windows: failed client authentications and logins (config `rateLimit`). */
+export const rateLimits = pgTable("rate_limits", {
+  /** digest naming the limited subject (client id, username, address), never the subject */
+  key: text("key").primaryKey(),
+  count: integer("count").notNull(),
+  /** end of the window */
+  resetsAt: time("resets_at").notNull()
+}, (t) => [index("rate_limits_resets_at_idx").on(t.resetsAt)])
+
 /** RFC 9635 GNAP grants with their continuation state: ready for the GNAP issue. */
 export const gnapGrants = pgTable("gnap_grants", {
   id: text("id").primaryKey(),
@@ -270,6 +279,21 @@ export const gnapTokens = pgTable("gnap_tokens", {
   index("gnap_tokens_expires_at_idx").on(t.expiresAt)
 ])
 
+/** RFC 9767 §3.4 resource sets registered by GNAP resource servers, by `resource_reference` (0005_gnap_rs). */
+export const gnapResourceSets = pgTable("gnap_resource_sets", {
+  /** the opaque `resource_reference` handed to the RS (not a secret: clients see it) */
+  reference: text("reference").primaryKey(),
+  /** the registering RS: its configured name, else its key thumbprint */
+  resourceServer: text("resource_server").notNull(),
+  /** digest of the canonical registration: one reference per RS and set */
+  setDigest: text("set_digest").notNull(),
+  /** JSON of the access rights (RFC 9635 §8) */
+  access: text("access").notNull(),
+  /** RFC 9767 §3.4 `token_introspection_required`, 0 or 1 */
+  introspectionRequired: integer("introspection_required").notNull(),
+  createdAt: time("created_at").notNull()
+}, (t) => [uniqueIndex("gnap_resource_sets_resource_server_set_digest_idx").on(t.resourceServer, t.setDigest)])
+
 export const tables = {
   clients,
   authorizationCodes,
@@ -283,6 +307,8 @@ export const tables = {
   deviceCodes,
   userCodes,
   userCodeAttempts,
+  rateLimits,
   gnapGrants,
-  gnapTokens
+  gnapTokens,
+  gnapResourceSets
 }

@@ -14,6 +14,7 @@ import {
   ReplayCache,
   DeviceCodeStore,
   UserCodeStore,
+  RateLimiter,
   StorageError
 } from "@gatehouse/core"
 import { Cause, Clock, type Duration, Effect, Layer, Schedule } from "effect"
@@ -31,6 +32,8 @@ export interface SweepReport {
   readonly deviceCodes: number
   /** user codes and their failure windows */
   readonly userCodes: number
+  /** RateLimiter windows (client authentication, login) */
+  readonly rateLimits: number
 }
 
 /** Delete every row that expired before `now` (default: the Clock's time), in every port. */
@@ -47,7 +50,8 @@ export const sweepAll = (now?: number): Effect.Effect<SweepReport, StorageError,
       interactions: yield* InteractionStore.use((s) => s.sweep(at)),
       replay: yield* ReplayCache.use((s) => s.sweep(at)),
       deviceCodes: yield* DeviceCodeStore.use((s) => s.sweep(at)),
-      userCodes: yield* UserCodeStore.use((s) => s.sweep(at))
+      userCodes: yield* UserCodeStore.use((s) => s.sweep(at)),
+      rateLimits: yield* RateLimiter.use((s) => s.sweep(at))
     }
   })
 

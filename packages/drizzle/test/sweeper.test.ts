@@ -1,5 +1,5 @@
 /** Expired rows go away: `sweepAll` once, and the background sweeper on its schedule (TestClock). */
-import { AuthorizationCodeStore, ReplayCache, StorageError } from "@gatehouse/core"
+import { AuthorizationCodeStore, RateLimiter, ReplayCache, StorageError } from "@gatehouse/core"
 import { MemoryStorage } from "@gatehouse/testkit"
 import { DrizzleStorage } from "@gatehouse/drizzle"
 import { Context, Effect, Layer } from "effect"
@@ -33,11 +33,15 @@ describe("sweeping", () => {
       yield* replay.use("live", T0 + MINUTE)
       yield* codes.save(code("old-code", T0 - MINUTE))
       yield* codes.save(code("live-code", T0 + MINUTE))
+      const limiter = yield* RateLimiter
+      yield* limiter.hit("ended-window", T0 - 2 * MINUTE, MINUTE)
+      yield* limiter.hit("live-window", T0 - MINUTE, 2 * MINUTE)
       const report = yield* DrizzleStorage.sweepAll(T0)
       expect(yield* replay.use("old-0", T0 + MINUTE)).toBe(true)
       expect(yield* replay.use("live", T0 + MINUTE)).toBe(false)
       expect((yield* codes.consume("old-code", T0))._tag).toBe("NotFound")
       expect((yield* codes.consume("live-code", T0))._tag).toBe("Consumed")
+      expect(yield* limiter.peek("live-window", T0)).toEqual({ count: 1, resetsAt: T0 + MINUTE })
       return report
     }).pipe(Effect.provide(DrizzleStorage.sqlite({ path: ":memory:", sweepIntervalMs: false }))))
     expect(report).toEqual({
@@ -48,7 +52,8 @@ describe("sweeping", () => {
       interactions: 0,
       replay: 1_203,
       deviceCodes: 0,
-      userCodes: 0
+      userCodes: 0,
+      rateLimits: 1
     })
   })
 

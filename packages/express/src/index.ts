@@ -22,6 +22,8 @@ export {
   requestUrl,
   toFetchRequest,
   type ToFetchRequestOptions,
+  toIncomingRequest,
   writeFetchResponse
 } from "./translate.js"
 export type { NodeNext, NodeRequest, NodeResponse } from "./translate.js"
+export { applyClientCert, type ClientCertificateSource, socketClientCert } from "./client-cert.js"

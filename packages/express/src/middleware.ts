@@ -2,6 +2,7 @@
  * The Express middleware: requests for the handler's paths are translated and answered,
  * every other request goes on to the host app (`next()`), untouched and unread.
  */
+import type { IncomingRequest } from "@gatehouse/core"
 import {
   abortFetchRequest,
   acceptTextResponse,
@@ -11,14 +12,21 @@ import {
   readSmallBody,
   requestUrl,
   toFetchRequest,
+  toIncomingRequest,
   writeFetchResponse
 } from "./translate.js"
+import { type ClientCertificateSource, clientCertUnchanged } from "./client-cert.js"
 
 /** Anything that answers Fetch requests for some paths: a Gatehouse instance, `@gatehouse/ui`'s pages. */
 export interface FetchApp {
   readonly handler: (request: Request) => Promise<Response>
   /** whether `pathname` (absolute, as the browser sent it) is served by `handler` */
   readonly handles: (pathname: string) => boolean
+  /**
+   * The same handler over core's lighter request (a Gatehouse instance has it): used when
+   * the request has no body to stream, so no Fetch `Request` is built.
+   */
+  readonly handleIncoming?: ((request: IncomingRequest) => Promise<Response>) | undefined
 }
 
 export interface FetchMiddlewareOptions {
@@ -32,6 +40,12 @@ export interface FetchMiddlewareOptions {
    * > clients choose the URL the handler sees. Default false.
    */
   readonly trustProxy?: boolean | undefined
+  /**
+   * GNAP mtls (RFC 9635 §7.3.2): `"socket"` copies the TLS peer certificate into the RFC 9440
+   * `Client-Cert` field; `"header"` passes on the one a TLS-terminating proxy set; default:
+   * an incoming `Client-Cert` is removed. See `ClientCertificateSource` (warning on "header").
+   */
+  readonly clientCertificate?: ClientCertificateSource
 }
 
 export interface GatehouseMiddlewareOptions {
@@ -49,6 +63,8 @@ export interface GatehouseMiddlewareOptions {
    * > the `Host` header says.
    */
   readonly trustProxy?: boolean | undefined
+  /** GNAP mtls (RFC 9635 §7.3.2): see `FetchMiddlewareOptions.clientCertificate` */
+  readonly clientCertificate?: ClientCertificateSource
 }
 
 /** The middleware's shape: Node's request/response plus Express's `next`, so it fits Express, Connect and the like. */
@@ -85,16 +101,28 @@ export const fetchMiddleware = (app: FetchApp, options: FetchMiddlewareOptions =
     req.on("error", ignore)
     res.on("error", ignore)
     const handle = (body?: Uint8Array) => {
-      try {
-        request = toFetchRequest(req, options, url, body)
-      } catch (error) {
-        next(error)
-        return
+      let answer: Promise<Response>
+      let method: string
+      // nothing to stream: core reads the Node request directly (no Fetch Request); it asks for text answers
+      const incoming = app.handleIncoming === undefined || !clientCertUnchanged(req, options.clientCertificate)
+        ? undefined
+        : toIncomingRequest(req, url, body)
+      if (incoming !== undefined) {
+        method = incoming.method
+        answer = app.handleIncoming!(incoming)
+      } else {
+        try {
+          request = toFetchRequest(req, options, url, body)
+        } catch (error) {
+          next(error)
+          return
+        }
+        // this middleware writes the answer itself: a text answer need not become a stream first
+        acceptTextResponse(request)
+        method = request.method
+        answer = app.handler(request)
       }
-      // this middleware writes the answer itself: a text answer need not become a stream first
-      acceptTextResponse(request)
-      const method = request.method
-      app.handler(request).then(
+      answer.then(
         (response) => writeFetchResponse(response, res, method),
         (error: unknown) => {
           if (!aborted) next(error)
@@ -132,7 +160,7 @@ export type GatehouseApp = FetchApp & { readonly config: { readonly origin: stri
  * The host's body parsers may run before it: a consumed body is re-serialized.
  */
 export const gatehouseMiddleware = (gh: GatehouseApp, options: GatehouseMiddlewareOptions = {}): NodeMiddleware =>
-  fetchMiddleware(gh, { origin: gh.config.origin, trustProxy: options.trustProxy })
+  fetchMiddleware(gh, { origin: gh.config.origin, trustProxy: options.trustProxy, clientCertificate: options.clientCertificate })
 
 /**
  * Only Gatehouse's discovery documents (its paths with a `/.well-known/` segment:
@@ -144,6 +172,10 @@ export const gatehouseMiddleware = (gh: GatehouseApp, options: GatehouseMiddlewa
  */
 export const gatehouseDiscovery = (gh: GatehouseApp, options: GatehouseMiddlewareOptions = {}): NodeMiddleware =>
   fetchMiddleware(
-    { handler: gh.handler, handles: (pathname) => pathname.includes("/.well-known/") && gh.handles(pathname) },
+    {
+      handler: gh.handler,
+      handleIncoming: gh.handleIncoming,
+      handles: (pathname) => pathname.includes("/.well-known/") && gh.handles(pathname)
+    },
     { origin: gh.config.origin, trustProxy: options.trustProxy }
   )

@@ -6,8 +6,10 @@
  * or, when one of the host's body parsers already consumed it, re-serialized from
  * `req.body` so the host can register `express.urlencoded()` / `express.json()` globally.
  */
-import type { IncomingMessage, ServerResponse } from "node:http"
+import type { IncomingRequest, RequestHeaders } from "@gatehouse/core"
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http"
 import { Readable } from "node:stream"
+import { applyClientCert, type ClientCertificateSource } from "./client-cert.js"
 
 /** What the translation reads from a request: Node's `IncomingMessage` plus Express's extras. */
 export interface NodeRequest extends IncomingMessage {
@@ -39,6 +41,8 @@ export interface ToFetchRequestOptions {
   readonly trustProxy?: boolean | undefined
   /** aborted when the client goes away */
   readonly signal?: AbortSignal | undefined
+  /** GNAP mtls (RFC 9635 §7.3.2): where `Client-Cert` comes from; default: removed (client-cert.ts) */
+  readonly clientCertificate?: ClientCertificateSource
 }
 
 const HOP_BY_HOP = new Set([
@@ -207,6 +211,7 @@ export const toFetchRequest = (
     if (replay && BODY_FRAMING.has(name)) continue
     for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v)
   }
+  applyClientCert(headers, req, options.clientCertificate)
   const init: RequestInit & { duplex?: "half" } = { method, headers }
   if (options.signal) init.signal = options.signal
   if (body !== undefined && method !== "GET" && method !== "HEAD") {
@@ -224,6 +229,67 @@ export const toFetchRequest = (
     }
   }
   return options.signal ? new Request(url, init) : new LazySignalRequest(url, init)
+}
+
+/**
+ * Node's parsed header fields read as core reads them (`RequestHeaders`): lower-case names,
+ * repeated fields joined by ", ", connection-specific fields hidden, as in the `Headers`
+ * `toFetchRequest` builds, without building one.
+ */
+class NodeHeaders implements RequestHeaders {
+  constructor(private readonly fields: IncomingHttpHeaders) {}
+  get(name: string): string | null {
+    const key = name.toLowerCase()
+    if (HOP_BY_HOP.has(key) || key.startsWith(":")) return null
+    const value = this.fields[key]
+    return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value
+  }
+  *[Symbol.iterator](): IterableIterator<[string, string]> {
+    for (const name of Object.keys(this.fields)) {
+      const value = this.get(name)
+      if (value !== null) yield [name, value]
+    }
+  }
+}
+
+const EMPTY = new Uint8Array(0)
+
+/**
+ * The request `handleIncoming` takes (`IncomingRequest` in @gatehouse/core) over a Node
+ * request whose body is already in hand (or that has none): no undici `Request`, `Headers`
+ * or `AbortSignal`. It asks for text answers (`ACCEPTS_TEXT_RESPONSE`): the middleware writes them.
+ */
+class NodeIncomingRequest implements IncomingRequest {
+  readonly headers: NodeHeaders
+  constructor(readonly method: string, readonly url: string, fields: IncomingHttpHeaders, readonly bodyBytes: Uint8Array) {
+    this.headers = new NodeHeaders(fields)
+  }
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return Promise.resolve(copyOf(this.bodyBytes))
+  }
+  get body(): ReadableStream<Uint8Array> | null {
+    if (this.bodyBytes.byteLength === 0) return null
+    const bytes = this.bodyBytes
+    return new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array(bytes))
+        controller.close()
+      }
+    })
+  }
+}
+Object.defineProperty(NodeIncomingRequest.prototype, Symbol.for("@gatehouse/core/accepts-text-response"), { value: true })
+
+/**
+ * The request for `handleIncoming` (no Fetch `Request`), when one can stand for the Node
+ * request: a GET or HEAD, a request without content, or one whose small body
+ * `readSmallBody` read (`body`). Undefined when the body must be streamed or was consumed by
+ * a host body parser: `toFetchRequest` handles those.
+ */
+export const toIncomingRequest = (req: NodeRequest, url: URL, body?: Uint8Array): IncomingRequest | undefined => {
+  const method = (req.method ?? "GET").toUpperCase()
+  if (body === undefined && method !== "GET" && method !== "HEAD" && (hasContent(req) || consumed(req))) return undefined
+  return new NodeIncomingRequest(method, url.href, req.headers, method === "GET" || method === "HEAD" ? EMPTY : body ?? EMPTY)
 }
 
 const lazyAbort = Symbol("gatehouse.lazyAbort")
@@ -368,6 +434,11 @@ export const writeFetchResponse = async (response: Response, res: NodeResponse, 
     await response.body?.cancel().catch(ignore)
     return
   }
+  const text = (response as { [RESPONSE_TEXT]?: unknown })[RESPONSE_TEXT]
+  if (typeof text === "string" && !response.bodyUsed && method.toUpperCase() !== "HEAD") {
+    writeText(response, text, res)
+    return
+  }
   res.statusCode = response.status
   if (response.statusText) res.statusMessage = response.statusText
   for (const [name, value] of response.headers) {
@@ -379,11 +450,9 @@ export const writeFetchResponse = async (response: Response, res: NodeResponse, 
     const before = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)]
     res.setHeader("set-cookie", [...before, ...cookies])
   }
-  const text = (response as { [RESPONSE_TEXT]?: unknown })[RESPONSE_TEXT]
   if (typeof text === "string" && !response.bodyUsed) {
-    // one write, headers included (Node sets Content-Length when `end` carries the whole body)
-    if (method.toUpperCase() === "HEAD") res.end()
-    else res.end(text)
+    // HEAD: the headers only
+    res.end()
     return
   }
   if (response.body === null || method.toUpperCase() === "HEAD") {
@@ -392,6 +461,27 @@ export const writeFetchResponse = async (response: Response, res: NodeResponse, 
     return
   }
   await writeBody(response.body, res)
+}
+
+/**
+ * A text answer (core's `TextResponse`): status and headers in one `writeHead`, with the
+ * `Content-Length`, then the text in one `end`: one write on the socket. Headers the host
+ * set before stay (ours win), its `Set-Cookie`s come first.
+ */
+const writeText = (response: Response, text: string, res: NodeResponse): void => {
+  const headers: Record<string, string | Array<string>> = {}
+  for (const [name, value] of response.headers) {
+    if (name !== "set-cookie") headers[name] = value
+  }
+  const cookies = response.headers.getSetCookie()
+  if (cookies.length > 0) {
+    const existing = res.getHeader("set-cookie")
+    headers["set-cookie"] = existing === undefined ? cookies : [...(Array.isArray(existing) ? existing : [String(existing)]), ...cookies]
+  }
+  headers["content-length"] = String(Buffer.byteLength(text))
+  if (response.statusText) res.writeHead(response.status, response.statusText, headers)
+  else res.writeHead(response.status, headers)
+  res.end(text)
 }
 
 /**

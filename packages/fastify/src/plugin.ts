@@ -7,13 +7,19 @@
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyPluginOptions, FastifyReply, FastifyRequest, HTTPMethods } from "fastify"
 import fp from "fastify-plugin"
-import { abortFetchRequest, type OriginSource, requestUrl, sendFetchResponse, toFetchRequest, type UrlOptions } from "./translate.js"
+import type { IncomingRequest } from "@gatehouse/core"
+import { abortFetchRequest, type OriginSource, requestUrl, sendFetchResponse, toFetchRequest, toIncomingRequest, type UrlOptions } from "./translate.js"
 
 /** Anything that answers Fetch requests for some paths: a Gatehouse instance, `@gatehouse/ui`'s pages. */
 export interface FetchApp {
   readonly handler: (request: Request) => Promise<Response>
   /** whether `pathname` (absolute, as the browser sent it) is served by `handler` */
   readonly handles: (pathname: string) => boolean
+  /**
+   * The same handler over core's lighter request (a Gatehouse instance has it): used when
+   * there is no body to stream, so no Fetch `Request` is built.
+   */
+  readonly handleIncoming?: ((request: IncomingRequest) => Promise<Response>) | undefined
 }
 
 /** What the Gatehouse plugin uses of a Gatehouse instance (`createGatehouse(...)`). */
@@ -67,6 +73,13 @@ const fetchHandler = (app: FetchApp, options: UrlOptions) =>
   async function gatehouse(request: FastifyRequest, reply: FastifyReply) {
     const url = requestUrl(request, options)
     if (!app.handles(url.pathname)) return reply.callNotFound()
+    if (app.handleIncoming !== undefined) {
+      // no body to stream: core reads the request directly (no Fetch Request); it asks for text answers
+      const incoming = await toIncomingRequest(request, url)
+      // the client went away mid-body: nobody is left to answer
+      if (incoming === null) return reply.hijack()
+      if (incoming !== undefined) return sendFetchResponse(reply, await app.handleIncoming(incoming), request.method)
+    }
     const fetchRequest = toFetchRequest(request, url)
     // the request's `signal` aborts when the client goes away before the answer is out
     reply.raw.once("close", () => {

@@ -7,8 +7,9 @@
  * host's own `onSend` hooks (sessions, security headers) still run and every `Set-Cookie`
  * is kept next to any the host adds.
  */
+import type { IncomingRequest, RequestHeaders } from "@gatehouse/core"
 import type { FastifyReply, FastifyRequest } from "fastify"
-import type { IncomingMessage } from "node:http"
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http"
 import { Readable } from "node:stream"
 
 /**
@@ -142,7 +143,107 @@ export const toFetchRequest = (request: FastifyRequest, url: URL, signal?: Abort
   return signal ? new Request(url, init) : new LazySignalRequest(url, init)
 }
 
+/**
+ * Node's parsed header fields read as core reads them (`RequestHeaders`): lower-case names,
+ * repeated fields joined by ", ", connection-specific fields hidden, as in the `Headers`
+ * `toFetchRequest` builds.
+ */
+class NodeHeaders implements RequestHeaders {
+  constructor(private readonly fields: IncomingHttpHeaders) {}
+  get(name: string): string | null {
+    const key = name.toLowerCase()
+    if (HOP_BY_HOP.has(key) || key.startsWith(":")) return null
+    const value = this.fields[key]
+    return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value
+  }
+  *[Symbol.iterator](): IterableIterator<[string, string]> {
+    for (const name of Object.keys(this.fields)) {
+      const value = this.get(name)
+      if (value !== null) yield [name, value]
+    }
+  }
+}
+
+const EMPTY = new Uint8Array(0)
+
+/** The request `handleIncoming` takes (`IncomingRequest` in @gatehouse/core): no undici `Request`, the body in hand. */
+class NodeIncomingRequest implements IncomingRequest {
+  readonly headers: NodeHeaders
+  constructor(readonly method: string, readonly url: string, fields: IncomingHttpHeaders, readonly bodyBytes: Uint8Array) {
+    this.headers = new NodeHeaders(fields)
+  }
+  arrayBuffer(): Promise<ArrayBuffer> {
+    const b = this.bodyBytes
+    return Promise.resolve(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer)
+  }
+  get body(): ReadableStream<Uint8Array> | null {
+    if (this.bodyBytes.byteLength === 0) return null
+    const bytes = this.bodyBytes
+    return new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array(bytes))
+        controller.close()
+      }
+    })
+  }
+}
+// `sendFetchResponse` writes text answers itself (core's `TextResponse`)
+Object.defineProperty(NodeIncomingRequest.prototype, Symbol.for("@gatehouse/core/accepts-text-response"), { value: true })
+
+/** Bodies declaring at most this many bytes are read before the handler runs (every OAuth form). */
+const SMALL_BODY = 64 * 1024
+
+/** The whole stream, or undefined when it ends early or fails (the client went away). */
+const readAll = (stream: Readable, length: number): Promise<Uint8Array | undefined> =>
+  new Promise((resolve) => {
+    const chunks: Array<Buffer> = []
+    let total = 0
+    const done = (value: Uint8Array | undefined) => {
+      stream.off("data", onData)
+      stream.off("end", onEnd)
+      stream.off("error", onFail)
+      stream.off("close", onFail)
+      resolve(value)
+    }
+    const onData = (chunk: Buffer) => {
+      total += chunk.byteLength
+      chunks.push(chunk)
+    }
+    const onEnd = () => done(total === length ? (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)) : undefined)
+    const onFail = () => done(undefined)
+    stream.on("data", onData)
+    stream.on("end", onEnd)
+    stream.on("error", onFail)
+    stream.on("close", onFail)
+  })
+
+/**
+ * The request for `handleIncoming`, when one can stand for the Fastify request: a GET or
+ * HEAD, a request without content, or a small body with a declared `Content-Length` that
+ * no host `preParsing` hook transformed (read here, to its end). Undefined otherwise (the
+ * body is then streamed through `toFetchRequest`); `null` when the client went away mid-body.
+ */
+export const toIncomingRequest = async (request: FastifyRequest, url: URL): Promise<IncomingRequest | undefined | null> => {
+  const method = request.method.toUpperCase()
+  const raw = request.raw
+  if (method === "GET" || method === "HEAD" || !hasContent(raw)) {
+    if (method !== "GET" && method !== "HEAD" && isReadable(request.body) && request.body !== raw) return undefined
+    return new NodeIncomingRequest(method, url.href, request.headers, EMPTY)
+  }
+  const declared = raw.headers["content-length"]
+  if (raw.headers["transfer-encoding"] !== undefined || declared === undefined || !/^[0-9]{1,6}$/.test(declared)) return undefined
+  const length = Number(declared)
+  const stream = isReadable(request.body) ? request.body : raw
+  // a host hook replaced the stream (e.g. decompressed it): its length is not the declared one
+  if (length > SMALL_BODY || stream !== raw || raw.readableEnded) return undefined
+  const bytes = await readAll(stream, length)
+  return bytes === undefined ? null : new NodeIncomingRequest(method, url.href, request.headers, bytes)
+}
+
 const ignore = () => {}
+
+/** Core's text answers (`@gatehouse/core` http/response.ts `TextResponse`): the key is `Symbol.for`, no import needed. */
+const RESPONSE_TEXT = Symbol.for("@gatehouse/core/response-text")
 
 /**
  * Send a Fetch `Response` through a Fastify reply: status, every header (each `Set-Cookie`
@@ -154,6 +255,11 @@ export const sendFetchResponse = (reply: FastifyReply, response: Response, metho
     if (name !== "set-cookie") reply.header(name, value)
   }
   for (const cookie of response.headers.getSetCookie()) reply.header("set-cookie", cookie)
+  const text = (response as { [RESPONSE_TEXT]?: unknown })[RESPONSE_TEXT]
+  if (typeof text === "string" && !response.bodyUsed) {
+    // a string: Fastify writes it in one go with its Content-Length
+    return method.toUpperCase() === "HEAD" ? reply.send() : reply.send(text)
+  }
   if (response.body === null || method.toUpperCase() === "HEAD") {
     response.body?.cancel().catch(ignore)
     return reply.send()

@@ -115,8 +115,14 @@ export const presentedGnapToken = (request: Request): { readonly token: string |
   return { token: match[1]! }
 }
 
-/** RFC 9635 §9.1: the RS-first challenge, naming the AS's grant endpoint. */
-export const gnapChallenge = (asUri: string) => `GNAP as_uri="${asUri}"`
+/**
+ * RFC 9635 §9.1: the RS-first challenge, naming the AS's grant endpoint (`as_uri`) and
+ * optionally a resource reference the client may request as an access right (`access`,
+ * e.g. one registered at the AS, RFC 9767 §3.4) and this RS's URI (`referrer`, which the
+ * client checks against the URI it called).
+ */
+export const gnapChallenge = (asUri: string, extra: { readonly access?: string | undefined; readonly referrer?: string | undefined } = {}) =>
+  `GNAP as_uri="${asUri}"${extra.access !== undefined ? `, access="${extra.access}"` : ""}${extra.referrer !== undefined ? `, referrer="${extra.referrer}"` : ""}`
 
 const b64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes))
 const encoder = new TextEncoder()
@@ -299,7 +305,8 @@ export const makeGnapVerifier = (g: ResolvedGnapOptions, deps: GnapVerifierDeps)
     return info
   })
 
-  return { options: g, introspect, verifyBound, verifyBearer }
+  // signedPost: RFC 9767 §3.2 calls to the AS (resource set registration §3.4, token chaining §4: gnap-registration.ts)
+  return { options: g, introspect, verifyBound, verifyBearer, signedPost }
 }
 
 export type GnapVerifier = ReturnType<typeof makeGnapVerifier>

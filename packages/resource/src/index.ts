@@ -40,3 +40,14 @@ export {
   presentedGnapToken,
   type ResolvedGnapOptions
 } from "./gnap.js"
+// RFC 9767 §3.4 resource set registration and the RS-first challenge with its reference (RFC 9635 §9.1); §4 token chaining
+export {
+  createGnapRegistration,
+  type DerivedTokenRequest,
+  GnapAsRefused,
+  type GnapRegistration,
+  type GnapRegistrationInstance,
+  type GnapRegistrationOptions,
+  type GnapRegistrationService,
+  makeGnapRegistration
+} from "./gnap-registration.js"

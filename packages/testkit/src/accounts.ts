@@ -1,6 +1,7 @@
 /** A fixed list of demo users behind the `Accounts` port, for tests and the quickstart. */
 import { Accounts, timingSafeEqual } from "@gatehouse/core"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 
 export interface DemoUser {
   id: string
@@ -16,6 +17,17 @@ export interface DemoUser {
  */
 const unknownUserPassword = "\u0000gatehouse-testkit-no-such-user\u0000"
 
+const deepFreeze = <A>(value: A): A => {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v)
+    Object.freeze(value)
+  }
+  return value
+}
+
+/** The user's claims, frozen (nested values included): shared, never changed. */
+const frozenClaims = (user: DemoUser): Record<string, unknown> => deepFreeze(user.claims)
+
 export const memoryAccounts = (users: ReadonlyArray<DemoUser>): Layer.Layer<Accounts> => {
   const byId = new Map(users.map((user) => [user.id, structuredClone(user)]))
   const byUsername = new Map(users.map((user) => [user.username, user.id]))
@@ -24,8 +36,10 @@ export const memoryAccounts = (users: ReadonlyArray<DemoUser>): Layer.Layer<Acco
       Effect.sync(() => {
         const user = byId.get(accountId)
         if (user === undefined) return undefined
-        // OIDC Core §5.1: `sub` is the account id, whatever the claims say
-        const { sub: _ignored, ...claims } = structuredClone(user.claims)
+        // OIDC Core §5.1: `sub` is the account id, whatever the claims say. A fresh object
+        // per call over the user's claims, deep-frozen once (structuredClone per call cost
+        // more than the rest of an ID token)
+        const { sub: _ignored, ...claims } = frozenClaims(user)
         return { sub: user.id, ...claims }
       }),
     authenticate: (username, password) =>

@@ -21,9 +21,12 @@ import {
   DeviceCodeStore,
   type GnapGrantRecord,
   GnapGrantStore,
+  type GnapResourceSetRecord,
+  GnapResourceStore,
   type GnapTokenRecord,
   type UserCodeRecord,
   UserCodeStore,
+  RateLimiter,
   GrantStore,
   InteractionStore,
   type InteractionRecord,
@@ -1064,6 +1067,77 @@ export const storageConformance = (name: string, options: StorageConformanceOpti
       })
     })
 
+    describe("RateLimiter", () => {
+      it("RateLimiter.hit/peek: hits count up in a fixed window opened by the first, and restart at 1 after it (RFC 6749 §10.10)", async () => {
+        const now = Date.now()
+        const key = uid("rate-key")
+        const hit = (at: number) => run(RateLimiter.use((limiter) => limiter.hit(key, at, 5 * MINUTE)))
+        const peek = (at: number) => run(RateLimiter.use((limiter) => limiter.peek(key, at)))
+        expect(await peek(now)).toBeUndefined()
+        expect(await hit(now)).toEqual({ count: 1, resetsAt: now + 5 * MINUTE })
+        expect(await hit(now + MINUTE)).toEqual({ count: 2, resetsAt: now + 5 * MINUTE })
+        // peek reads without counting
+        expect(await peek(now + MINUTE)).toEqual({ count: 2, resetsAt: now + 5 * MINUTE })
+        expect(await peek(now + MINUTE)).toEqual({ count: 2, resetsAt: now + 5 * MINUTE })
+        // the window ends at resetsAt: nothing to peek, the next hit opens a new window
+        expect(await peek(now + 5 * MINUTE)).toBeUndefined()
+        expect(await hit(now + 5 * MINUTE)).toEqual({ count: 1, resetsAt: now + 10 * MINUTE })
+        // keys are independent
+        expect(await run(RateLimiter.use((limiter) => limiter.peek(uid("rate-key"), now)))).toBeUndefined()
+      })
+
+      it("RateLimiter.forgive: takes back one hit of the current window, never below 0, nothing after the window", async () => {
+        const now = Date.now()
+        const key = uid("rate-key")
+        const hit = (at: number) => run(RateLimiter.use((limiter) => limiter.hit(key, at, 5 * MINUTE)))
+        const forgive = (at: number) => run(RateLimiter.use((limiter) => limiter.forgive(key, at)))
+        await hit(now)
+        await hit(now)
+        await forgive(now + 1)
+        expect(await run(RateLimiter.use((limiter) => limiter.peek(key, now + 1)))).toEqual({ count: 1, resetsAt: now + 5 * MINUTE })
+        await forgive(now + 2)
+        await forgive(now + 2)
+        expect(await run(RateLimiter.use((limiter) => limiter.peek(key, now + 2)))).toEqual({ count: 0, resetsAt: now + 5 * MINUTE })
+        expect(await hit(now + 3)).toEqual({ count: 1, resetsAt: now + 5 * MINUTE })
+        // after the window: a no-op, and an unknown key too
+        await forgive(now + 5 * MINUTE)
+        await run(RateLimiter.use((limiter) => limiter.forgive(uid("rate-key"), now)))
+        expect(await hit(now + 5 * MINUTE)).toEqual({ count: 1, resetsAt: now + 10 * MINUTE })
+      })
+
+      it("RateLimiter.sweep: removes the windows that ended before now, keeps the live ones", async () => {
+        const now = longAgo()
+        const ended = uid("rate-key")
+        const live = uid("rate-key")
+        await run(RateLimiter.use((limiter) =>
+          Effect.all([limiter.hit(ended, now - HOUR, MINUTE), limiter.hit(live, now - MINUTE, 2 * MINUTE)], { discard: true })
+        ))
+        expect(await run(RateLimiter.use((limiter) => limiter.sweep(now)))).toBeGreaterThanOrEqual(1)
+        expect(await run(RateLimiter.use((limiter) => limiter.peek(live, now)))).toEqual({ count: 1, resetsAt: now + MINUTE })
+        expect(await run(RateLimiter.use((limiter) => limiter.hit(live, now, MINUTE)))).toEqual({ count: 2, resetsAt: now + MINUTE })
+        expect(await run(RateLimiter.use((limiter) => limiter.hit(ended, now, MINUTE)))).toEqual({ count: 1, resetsAt: now + MINUTE })
+      })
+
+      it(`RateLimiter.hit: ${CALLERS} concurrent hits of one key over ${CONNECTIONS} connections get the counts 1..${CALLERS} (no guess slips past a limit)`, async () => {
+        const now = Date.now()
+        const key = uid("rate-key")
+        const results = await race(CALLERS, () => RateLimiter.use((limiter) => limiter.hit(key, now, 5 * MINUTE)))
+        expect(results.map((r) => r.count).sort((a, b) => a - b)).toEqual(Array.from({ length: CALLERS }, (_, i) => i + 1))
+        expect(new Set(results.map((r) => r.resetsAt))).toEqual(new Set([now + 5 * MINUTE]))
+        expect(await run(RateLimiter.use((limiter) => limiter.peek(key, now)))).toEqual({ count: CALLERS, resetsAt: now + 5 * MINUTE })
+      })
+
+      it(`RateLimiter.hit/forgive: ${CALLERS} concurrent hits and ${CALLERS} forgives over ${CONNECTIONS} connections lose no update`, async () => {
+        const now = Date.now()
+        const key = uid("rate-key")
+        // CALLERS hits first, so no forgive of the race can meet a count of 0
+        await run(RateLimiter.use((limiter) => Effect.forEach(Array.from({ length: CALLERS }), () => limiter.hit(key, now, 5 * MINUTE))))
+        await race(2 * CALLERS, (caller) =>
+          RateLimiter.use((limiter) => caller % 2 === 0 ? Effect.asVoid(limiter.hit(key, now, 5 * MINUTE)) : limiter.forgive(key, now)))
+        expect(await run(RateLimiter.use((limiter) => limiter.peek(key, now)))).toEqual({ count: CALLERS, resetsAt: now + 5 * MINUTE })
+      })
+    })
+
     describe("KeyStore", () => {
       it("KeyStore.initialize: with no key for its algs, inserts initial and returns every stored key", async () => {
         const now = Date.now()
@@ -1358,6 +1432,58 @@ export const storageConformance = (name: string, options: StorageConformanceOpti
         expect(await run(G.use((store) => store.sweepTokens(now)))).toBeGreaterThanOrEqual(1)
         expect(await run(G.use((store) => store.findToken(expired.tokenDigest)))).toBeUndefined()
         expect(await run(G.use((store) => store.findToken(live.tokenDigest)))).toEqual(live)
+      })
+    })
+    // --- GNAP resource sets (RFC 9767 §3.4) ----------------------------------------------
+    describe("GnapResourceStore", () => {
+      const resourceSet = (now: number, overrides: Partial<GnapResourceSetRecord> = {}): GnapResourceSetRecord => ({
+        reference: uid("rsr"),
+        resourceServer: uid("rs"),
+        setDigest: uid("set-digest"),
+        access: JSON.stringify([{ type: "photo-api", actions: ["read", "write"] }, "dolphin-metadata"]),
+        introspectionRequired: true,
+        createdAt: now,
+        ...overrides
+      })
+      const R = GnapResourceStore
+
+      it("GnapResourceStore.register/find: a registration is found by its reference with its record intact; unknown references are undefined (RFC 9767 §3.4)", async () => {
+        const now = Date.now()
+        const record = resourceSet(now)
+        const plain = resourceSet(now, { introspectionRequired: false })
+        expect(await run(R.use((store) => store.register(record)))).toEqual(record)
+        expect(await run(R.use((store) => store.register(plain)))).toEqual(plain)
+        expect(await run(R.use((store) => store.find(record.reference)))).toEqual(record)
+        expect(await run(R.use((store) => store.find(plain.reference)))).toEqual(plain)
+        expect(await run(R.use((store) => store.find(uid("rsr"))))).toBeUndefined()
+      })
+
+      it("GnapResourceStore.register: the same RS registering the same set gets its first reference back; another RS or another set gets its own (RFC 9767 §3.4)", async () => {
+        const now = Date.now()
+        const first = resourceSet(now)
+        await run(R.use((store) => store.register(first)))
+        const again = resourceSet(now + 1, { resourceServer: first.resourceServer, setDigest: first.setDigest })
+        expect(await run(R.use((store) => store.register(again)))).toEqual(first)
+        expect(await run(R.use((store) => store.find(again.reference)))).toBeUndefined()
+        const otherRs = resourceSet(now + 2, { setDigest: first.setDigest })
+        expect(await run(R.use((store) => store.register(otherRs)))).toEqual(otherRs)
+        const otherSet = resourceSet(now + 3, { resourceServer: first.resourceServer })
+        expect(await run(R.use((store) => store.register(otherSet)))).toEqual(otherSet)
+        expect(await run(R.use((store) => store.listByResourceServer(first.resourceServer)))).toEqual([first, otherSet])
+        expect(await run(R.use((store) => store.listByResourceServer(uid("rs"))))).toEqual([])
+      })
+
+      it(`GnapResourceStore.register: ${CALLERS} concurrent first registrations of one set over ${CONNECTIONS} connections store exactly one reference, and every caller gets it`, async () => {
+        const now = Date.now()
+        const resourceServer = uid("rs")
+        const setDigest = uid("set-digest")
+        const attempts = Array.from({ length: CALLERS }, () => resourceSet(now, { resourceServer, setDigest }))
+        const results = await race(CALLERS, (caller) => R.use((store) => store.register(attempts[caller]!)))
+        const references = new Set(results.map((r) => r.reference))
+        expect(references.size).toBe(1)
+        const [winner] = [...references]
+        expect(attempts.some((a) => a.reference === winner)).toBe(true)
+        expect(await run(R.use((store) => store.listByResourceServer(resourceServer)))).toEqual([attempts.find((a) => a.reference === winner)])
       })
     })
   })

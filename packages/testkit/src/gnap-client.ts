@@ -251,7 +251,15 @@ export interface GnapClientOptions {
   /** default: a fresh ES256 key */
   readonly key?: ClientKeyPair
   /** default "httpsig" (§7.3.1, string form: alg from the key, sha-256 content digest) */
-  readonly proof?: "httpsig" | "jwsd" | "jws" | { readonly method: "httpsig"; readonly alg: string; readonly "content-digest-alg": "sha-256" | "sha-512" }
+  readonly proof?: "httpsig" | "jwsd" | "jws" | "mtls" | { readonly method: "httpsig"; readonly alg: string; readonly "content-digest-alg": "sha-256" | "sha-512" }
+  /**
+   * RFC 9635 §7.3.2 mtls: the client's certificate (base64 DER). The key object sends it as
+   * `cert` (or its RFC 8705 thumbprint as `cert#S256` with `certKeyForm: "cert#S256"`), and
+   * each request carries it in the RFC 9440 `Client-Cert` field, as a TLS-terminating proxy
+   * would set it.
+   */
+  readonly clientCert?: string
+  readonly certKeyForm?: "cert" | "cert#S256"
   /** how requests are sent (default: global fetch); a Gatehouse `handler` works as is */
   readonly fetch?: (request: Request) => Promise<Response>
   /** the time used for `created` (ms since epoch); default Date.now */
@@ -278,6 +286,18 @@ export interface SendOptions {
     readonly createdOffset?: number
     readonly nonce?: string | null
   }
+  /**
+   * RFC 9635 §7.3.1.1: a second signature by the new key (label "rotate", tag "gnap-rotate")
+   * covering the first one's Signature and Signature-Input members; the `omit*`, `cover`
+   * and `tag` knobs break it for tests of the AS's checks.
+   */
+  readonly rotation?: {
+    readonly newKey: ClientKeyPair
+    readonly omitOld?: boolean
+    readonly omitNew?: boolean
+    readonly coverOld?: boolean
+    readonly tag?: string
+  }
 }
 
 export class GnapClient {
@@ -293,6 +313,12 @@ export class GnapClient {
 
   /** RFC 9635 §7.1 key object for `client.key` */
   keyObject(): Record<string, unknown> {
+    if (this.options.proof === "mtls") {
+      const der = this.options.clientCert ?? ""
+      return this.options.certKeyForm === "cert#S256"
+        ? { proof: "mtls", "cert#S256": createHash("sha256").update(Buffer.from(der, "base64")).digest("base64url") }
+        : { proof: "mtls", cert: der }
+    }
     return { proof: this.options.proof ?? "httpsig", jwk: this.key.publicJwk }
   }
 
@@ -314,7 +340,10 @@ export class GnapClient {
     if (o.token !== undefined) headers.set("authorization", `GNAP ${o.token}`)
     const created = (await this.nowSeconds()) + (o.tamper?.createdOffset ?? 0)
     const key = o.tamper?.key ?? this.key
-    if (!o.tamper?.noSignature) {
+    if (this.proofMethod === "mtls") {
+      // §7.3.2: the TLS layer proves the key; the proxy passes the certificate on (RFC 9440 §2)
+      if (this.options.clientCert !== undefined && !o.tamper?.noSignature) headers.set("client-cert", `:${this.options.clientCert}:`)
+    } else if (!o.tamper?.noSignature) {
       if (this.proofMethod === "httpsig") {
         const digestAlg = typeof this.options.proof === "object" ? this.options.proof["content-digest-alg"] : "sha-256"
         if (body !== undefined) headers.set("content-digest", contentDigest(body, digestAlg))
@@ -330,6 +359,25 @@ export class GnapClient {
         const signed = await signMessage({ method, url: o.url, headers }, { components, params }, key)
         headers.set("signature-input", signed.signatureInput)
         headers.set("signature", signed.signatureHeader)
+        const r = o.rotation
+        if (r !== undefined) {
+          // §7.3.1.1: the new key signs over the old key's signature and its parameters
+          const rotateComponents: Array<Component> = [...components]
+          if (r.coverOld !== false) {
+            rotateComponents.push({ name: "signature", params: { key: "sig1" } }, { name: "signature-input", params: { key: "sig1" } })
+          }
+          const rotateParams: Array<readonly [string, string | number]> = [
+            ["created", created],
+            ["keyid", r.newKey.publicJwk.kid],
+            ["nonce", randomString()],
+            ["tag", r.tag ?? "gnap-rotate"]
+          ]
+          const second = await signMessage({ method, url: o.url, headers }, { label: "rotate", components: rotateComponents, params: rotateParams }, r.newKey)
+          const inputs = [r.omitOld ? undefined : signed.signatureInput, r.omitNew ? undefined : second.signatureInput].filter((x) => x !== undefined)
+          const sigs = [r.omitOld ? undefined : signed.signatureHeader, r.omitNew ? undefined : second.signatureHeader].filter((x) => x !== undefined)
+          headers.set("signature-input", inputs.join(", "))
+          headers.set("signature", sigs.join(", "))
+        }
       } else {
         // §7.3.3 / §7.3.4
         const header: Record<string, unknown> = {
@@ -391,6 +439,31 @@ export class GnapClient {
   async rotateToken(token: AccessTokenInfo, o: Omit<SendOptions, "url" | "token"> = {}) {
     if (!token.manage) throw new Error("the token has no management URI")
     return this.parse(await this.send({ ...o, url: token.manage.uri, token: token.manage.access_token.value }))
+  }
+
+  /**
+   * §6.1.1: rotate the token and bind it to `newKey` — the old key signs the request (its
+   * content is the new key), the new key signs over the old signature (§7.3.1.1). Later
+   * calls for the token use the new key: `withKey(newKey)`.
+   */
+  async rotateTokenKey(
+    token: AccessTokenInfo,
+    newKey: ClientKeyPair,
+    o: Omit<SendOptions, "url" | "token" | "body" | "rotation"> & {
+      readonly key?: unknown
+      readonly rotation?: Omit<NonNullable<SendOptions["rotation"]>, "newKey">
+    } = {}
+  ) {
+    if (!token.manage) throw new Error("the token has no management URI")
+    const key = o.key ?? { proof: this.options.proof ?? "httpsig", jwk: newKey.publicJwk }
+    return this.parse(
+      await this.send({ ...o, url: token.manage.uri, token: token.manage.access_token.value, body: { key }, rotation: { ...o.rotation, newKey } })
+    )
+  }
+
+  /** The same client, signing with another key (e.g. after §6.1.1). */
+  withKey(key: ClientKeyPair): GnapClient {
+    return new GnapClient({ ...this.options, key }, key)
   }
 
   /** §6.2 */

@@ -23,10 +23,13 @@ import {
   DeviceCodeStore,
   type GnapGrantRecord,
   GnapGrantStore,
+  type GnapResourceSetRecord,
+  GnapResourceStore,
   type GnapTokenRecord,
   type RotateGnapTokenResult,
   type UserCodeRecord,
   UserCodeStore,
+  RateLimiter,
   GrantStore,
   InteractionStore,
   type InteractionRecord,
@@ -39,7 +42,9 @@ import {
   type SessionRecord,
   StorageError
 } from "@gatehouse/core"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { memoryRateLimiter, type RateLimitTable } from "./rate-limiter.js"
 
 /** Every storage port: what an adapter's layer provides and the conformance suite checks. */
 export type StoragePorts =
@@ -53,7 +58,9 @@ export type StoragePorts =
   | KeyStore
   | DeviceCodeStore
   | UserCodeStore
+  | RateLimiter
   | GnapGrantStore
+  | GnapResourceStore
 
 /**
  * The tables. Layers built from one database share them, like several connections to one
@@ -85,10 +92,14 @@ export interface MemoryDatabase {
   readonly userCodes: Map<string, UserCodeRecord>
   /** failure counters of the user-code engine, by key */
   readonly userCodeAttempts: Map<string, { readonly count: number; readonly resetsAt: number }>
+  /** RateLimiter windows (client authentication, login), by key */
+  readonly rateLimits: RateLimitTable
   /** GNAP grants (RFC 9635), by `id` */
   readonly gnapGrants: Map<string, GnapGrantRecord>
   /** GNAP access tokens, by `tokenDigest` */
   readonly gnapTokens: Map<string, GnapTokenRecord>
+  /** GNAP resource sets (RFC 9767 §3.4), by `reference` */
+  readonly gnapResourceSets: Map<string, GnapResourceSetRecord>
 }
 
 export const makeMemoryDatabase = (): MemoryDatabase => ({
@@ -104,8 +115,10 @@ export const makeMemoryDatabase = (): MemoryDatabase => ({
   deviceCodes: new Map(),
   userCodes: new Map(),
   userCodeAttempts: new Map(),
+  rateLimits: new Map(),
   gnapGrants: new Map(),
-  gnapTokens: new Map()
+  gnapTokens: new Map(),
+  gnapResourceSets: new Map()
 })
 
 /** The key of the `consents` table: one consent per (account, client). */
@@ -120,6 +133,32 @@ const deepFreeze = <A>(value: A): A => {
 }
 
 /**
+ * Lists of short strings repeat across records (every token of a client carries the same
+ * `scope` and `audience`, every code the same `amr`): frozen, they can be one shared array
+ * instead of a copy (with copies of its strings) per record. Bounded: once full, lists are
+ * copied as before.
+ */
+const INTERNED_LISTS_MAX = 4096
+const internedLists = new Map<string, ReadonlyArray<string>>()
+const EMPTY_LIST: ReadonlyArray<string> = Object.freeze([])
+const internedList = (list: ReadonlyArray<unknown>): ReadonlyArray<string> | undefined => {
+  if (list.length === 0) return EMPTY_LIST
+  if (list.length > 16) return undefined
+  for (const item of list) {
+    if (typeof item !== "string" || item.length > 256 || item.includes("\u0000")) return undefined
+  }
+  // one item: the item itself (it has no NUL, every longer key has one)
+  const key = list.length === 1 ? list[0] as string : list.join("\u0000")
+  const found = internedLists.get(key)
+  if (found !== undefined) return found
+  if (internedLists.size >= INTERNED_LISTS_MAX) return undefined
+  const shared = Object.freeze([...(list as ReadonlyArray<string>)])
+  copies.add(shared)
+  internedLists.set(key, shared)
+  return shared
+}
+
+/**
  * A frozen deep copy of plain data (records are strings, numbers, booleans, arrays and
  * plain objects of those): a few times cheaper than `structuredClone` + freeze on the
  * records every request saves. Anything else (Date, Map, typed arrays) goes through
@@ -128,8 +167,13 @@ const deepFreeze = <A>(value: A): A => {
 const frozenCopy = (value: unknown): unknown => {
   if (typeof value !== "object" || value === null) return value
   if (Array.isArray(value)) {
+    // made here before (a stored record's list, spread into an updated record): immutable, shared
+    if (Object.isFrozen(value) && copies.has(value)) return value
+    const shared = internedList(value)
+    if (shared !== undefined) return shared
     const out = new Array<unknown>(value.length)
     for (let i = 0; i < value.length; i++) out[i] = frozenCopy(value[i])
+    copies.add(out)
     return Object.freeze(out)
   }
   if (Object.getPrototypeOf(value) !== Object.prototype) return deepFreeze(structuredClone(value))
@@ -141,6 +185,9 @@ const frozenCopy = (value: unknown): unknown => {
   }
   return Object.freeze(out)
 }
+
+/** The frozen lists `frozenCopy` made or shares: deep-frozen, never copied again. */
+const copies = new WeakSet<object>([EMPTY_LIST])
 
 /** A private, immutable copy: what goes into a table. */
 const snapshot = <A>(record: A): A => frozenCopy(record) as A
@@ -542,6 +589,26 @@ const gnapGrantStore = (db: MemoryDatabase) =>
     sweepTokens: (now) => Effect.sync(() => sweepTable(db.gnapTokens, (token) => token.expiresAt < now))
   })
 
+// RFC 9767 §3.4: one reference per (RS, set), looked up and stored in one synchronous step
+const gnapResourceStore = (db: MemoryDatabase) =>
+  GnapResourceStore.of({
+    register: (record) =>
+      Effect.suspend(() => {
+        for (const stored of db.gnapResourceSets.values()) {
+          if (stored.resourceServer === record.resourceServer && stored.setDigest === record.setDigest) return Effect.succeed(stored)
+        }
+        if (db.gnapResourceSets.has(record.reference)) return Effect.fail(duplicate("gnapResourceSets", record.reference))
+        const stored = snapshot(record)
+        db.gnapResourceSets.set(record.reference, stored)
+        return Effect.succeed(stored)
+      }),
+    find: (reference) => Effect.sync(() => db.gnapResourceSets.get(reference)),
+    listByResourceServer: (resourceServer) =>
+      Effect.sync(() =>
+        [...db.gnapResourceSets.values()].filter((r) => r.resourceServer === resourceServer).sort((a, b) => a.createdAt - b.createdAt)
+      )
+  })
+
 export const MemoryStorage = {
   /**
    * Every storage port over `db` (a fresh database when omitted). Build several layers
@@ -559,6 +626,8 @@ export const MemoryStorage = {
       Layer.succeed(KeyStore, keyStore(db)),
       Layer.succeed(DeviceCodeStore, deviceCodeStore(db)),
       Layer.succeed(UserCodeStore, userCodeStore(db)),
-      Layer.succeed(GnapGrantStore, gnapGrantStore(db))
+      Layer.succeed(RateLimiter, memoryRateLimiter(db.rateLimits)),
+      Layer.succeed(GnapGrantStore, gnapGrantStore(db)),
+      Layer.succeed(GnapResourceStore, gnapResourceStore(db))
     )
 } as const

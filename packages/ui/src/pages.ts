@@ -2,7 +2,8 @@
  * The default host for the interaction hand-off (DESIGN.md): a Fetch handler serving
  *
  *   GET  {basePath}/:id          the login form when the user must sign in, else the consent page
- *   POST {basePath}/:id/login    username + password -> `accounts.authenticate` -> `interactions.authenticate`
+ *   POST {basePath}/:id/login    username + password -> `accounts.check` (rate-limited: 429 past the
+ *                                limit) -> `interactions.authenticate`
  *   POST {basePath}/:id/consent  action=allow -> `interactions.complete`; action=deny -> `interactions.deny`
  *
  * Finished interactions answer 303 to where core says (its resume endpoint). Unknown,
@@ -41,7 +42,8 @@ export interface InteractionPagesOptions {
   readonly userCodePath?: string | false | undefined
   /**
    * The client's address, to limit wrong user codes per address as well as per browser
-   * (RFC 8628 §5.1).
+   * (RFC 8628 §5.1), and wrong passwords per address as well as per username (core config
+   * `rateLimit.login`).
    * > [!WARNING] Without it the limit is per browser only, and a script can start a new
    * > "browser" (drop its cookies) at will. Return an address you can trust (the socket's, or
    * > your own proxy's header), never one any client can set.
@@ -211,7 +213,16 @@ export const createInteractionPages = (gh: PagesGatehouse, options: InteractionP
     return html(body, 200, cookies)
   }
 
-  const login = async (id: string, form: URLSearchParams, csrf: string): Promise<Response> => {
+  /** The host's `clientAddress` of the request; a throwing reader gives none. */
+  const addressOf = (request: Request): string | undefined => {
+    try {
+      return options.clientAddress?.(request) || undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  const login = async (id: string, form: URLSearchParams, csrf: string, request: Request): Promise<Response> => {
     const d = await gh.interactions.details(id)
     // already signed in (back button, double submit): show where the interaction stands
     if (!d.prompt.includes("login")) return seeOther(interactionPath(id))
@@ -220,8 +231,17 @@ export const createInteractionPages = (gh: PagesGatehouse, options: InteractionP
     const again = (error: string, status: number) =>
       html(loginPage(layout, { action: `${interactionPath(id)}/login`, csrf, client: clientOf(d), username: username || d.loginHint, error }), status)
     if (username === "" || password === "") return again("Enter your username and password.", 400)
-    const accountId = await gh.accounts.authenticate(username, password)
-    if (accountId === undefined) return again("Incorrect username or password.", 401)
+    // rate-limited per username and address (core config `rateLimit.login`, RFC 6749 §10.10)
+    const checked = await gh.accounts.check(username, password, { address: addressOf(request) })
+    if (checked.outcome === "too_many_attempts") {
+      const minutes = Math.ceil(checked.retryAfter / 60)
+      // RFC 6585 §4: 429 with Retry-After; the same form, so the user can come back to it
+      const response = again(`Too many failed sign-in attempts. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`, 429)
+      response.headers.set("retry-after", String(checked.retryAfter))
+      return response
+    }
+    if (checked.outcome === "rejected") return again("Incorrect username or password.", 401)
+    const accountId = checked.accountId
     // RFC 8176 §2: "pwd"
     const { consentRequired } = await gh.interactions.authenticate(id, { accountId, amr: ["pwd"] })
     // POST/redirect/GET: the interaction page now shows the consent step
@@ -292,7 +312,7 @@ export const createInteractionPages = (gh: PagesGatehouse, options: InteractionP
       if (form === "unsupported") return failure("Please try again", "The form could not be read.", 415)
       const csrf = readCookie(request, cookieName)
       if (!tokensMatch(csrf, form.get(CSRF_FIELD) ?? undefined)) return forbidden()
-      return step === "/login" ? await login(id, form, csrf!) : await consent(id, form)
+      return step === "/login" ? await login(id, form, csrf!, request) : await consent(id, form)
     } catch (error) {
       return fromError(error)
     }

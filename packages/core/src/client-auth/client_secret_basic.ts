@@ -3,11 +3,13 @@
  * each form-urlencoded before base64 (RFC 6749 §2.3.1, Appendix B). Also home of the secret
  * check `client_secret_post` shares: both are RFC 6749 §2.3.1 "Client Password".
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { InvalidClient } from "../errors.js"
 import { type BasicCredentials, parseBasicAuth } from "../http/request.js"
 import type { ClientRecord } from "../ports/ClientStore.js"
 import { Crypto } from "../ports/Crypto.js"
+import type { IncomingRequest } from "../http/incoming.js"
 
 export const METHOD = "client_secret_basic" as const
 
@@ -15,10 +17,10 @@ export const METHOD = "client_secret_basic" as const
  * The credentials of a Basic `Authorization` header; undefined when the request has none.
  * Malformed Basic credentials fail with `invalid_client` (scheme "Basic": 401 + challenge).
  */
-export const read = (request: Request): Effect.Effect<BasicCredentials | undefined, InvalidClient> => parseBasicAuth(request)
+export const read = (request: IncomingRequest): Effect.Effect<BasicCredentials | undefined, InvalidClient> => parseBasicAuth(request)
 
 /** Has the request a Basic `Authorization` header at all (well-formed or not)? */
-export const attempted = (request: Request): boolean => /^Basic(\s|$)/i.test(request.headers.get("authorization") ?? "")
+export const attempted = (request: IncomingRequest): boolean => /^Basic(\s|$)/i.test(request.headers.get("authorization") ?? "")
 
 /**
  * Compared against when the client is unknown or has no secret, so those cases cost what a

@@ -2,7 +2,7 @@
  * `client_secret_post`: `client_id` and `client_secret` in the form body (RFC 6749 §2.3.1,
  * "NOT RECOMMENDED" there but registered by RFC 7591 §2 and widely used).
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { InvalidRequest } from "../errors.js"
 import { optionalParam, type Params } from "../http/request.js"
 import type { ClientRecord } from "../ports/ClientStore.js"

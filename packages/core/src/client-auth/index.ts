@@ -4,20 +4,24 @@
  * uses, check it is the client's registered `token_endpoint_auth_method`, verify it.
  * One file per method, named by its wire id (RFC 7591 §2).
  */
-import { Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { Clients } from "../clients.js"
-import type { GatehouseConfig } from "../config.js"
-import { InvalidClient, InvalidRequest, type StorageError } from "../errors.js"
+import { GatehouseConfig } from "../config.js"
+import { ClientAuthRateLimited, InvalidClient, InvalidRequest, type StorageError } from "../errors.js"
 import type { Params } from "../http/request.js"
 import type { ClientRecord } from "../ports/ClientStore.js"
 import type { Crypto } from "../ports/Crypto.js"
 import { Events } from "../ports/Events.js"
+import type { RateLimiter } from "../ports/RateLimiter.js"
 import type { ReplayCache } from "../ports/ReplayCache.js"
+import * as RateLimit from "../rate-limit/index.js"
 import type { TokenEndpointAuthMethod } from "../schema/client.js"
 import * as clientSecretBasic from "./client_secret_basic.js"
 import * as clientSecretPost from "./client_secret_post.js"
 import * as none from "./none.js"
 import * as privateKeyJwt from "./private_key_jwt.js"
+import type { IncomingRequest } from "../http/incoming.js"
 
 export { ASSERTION_ALGS, JWT_BEARER, MAX_ASSERTION_LIFETIME_S } from "./private_key_jwt.js"
 
@@ -30,7 +34,7 @@ export const SUPPORTED_METHODS: ReadonlyArray<TokenEndpointAuthMethod> = [
 ]
 
 export interface ClientAuthContext {
-  readonly request: Request
+  readonly request: IncomingRequest
   /** the request's form parameters (read once by the endpoint) */
   readonly params: Params
   /** absolute URL of the endpoint being called: an accepted `aud` of private_key_jwt assertions */
@@ -38,7 +42,10 @@ export interface ClientAuthContext {
 }
 
 /** What authenticating a client needs. */
-export type ClientAuthServices = Clients | Crypto | Events | ReplayCache | GatehouseConfig
+export type ClientAuthServices = Clients | Crypto | Events | ReplayCache | RateLimiter | GatehouseConfig
+
+/** Every way authenticating a client can fail. */
+export type ClientAuthError = InvalidClient | InvalidRequest | ClientAuthRateLimited | StorageError
 
 type Presented =
   | { readonly method: "client_secret_basic"; readonly clientId: string; readonly credentials: { readonly clientId: string; readonly clientSecret: string } }
@@ -100,6 +107,68 @@ const verify = (presented: Presented, client: ClientRecord | undefined, endpoint
   }
 }
 
+/** The one description of a rate-limited refusal (the same for known and unknown client ids). */
+export const RATE_LIMITED = "too many failed client authentications; try again later"
+
+/** The host's `rateLimit.clientAddress` of the request; a throwing or empty reader gives none. */
+const addressOf = (read: ((request: IncomingRequest) => string | undefined) | undefined, request: IncomingRequest): string | undefined => {
+  if (read === undefined) return undefined
+  try {
+    const address = read(request)
+    return typeof address === "string" && address !== "" ? address : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * RFC 6749 §10.10 ("MUST prevent attackers from guessing ... client credentials"): a budget
+ * of failed authentications (config `rateLimit.clientAuth`) per client id, and per address
+ * when the host tells the address.
+ * Unknown client ids are counted like known ones, so the limit says nothing about which exist.
+ *
+ * - A key that spent its budget in the current window refuses the request BEFORE the
+ *   credentials are checked: 429 `invalid_client` with `Retry-After`, even for the right secret.
+ * - Only `invalid_client` failures count (wrong or unknown credentials, wrong method), one
+ *   atomic `hit` per key, after the check. Successful authentications write nothing: a busy
+ *   client's requests only read its counter. The price: requests already in flight when the
+ *   budget runs out are still checked (at most `max` + the concurrent requests per window).
+ *   Client secrets are 256-bit random values, assertions are signed: the budget is there
+ *   against weak static secrets and noise, not a 2^256 search.
+ * - A success does not reset the count: otherwise an attacker's guesses, interleaved with
+ *   the real client's requests, would never reach the limit.
+ */
+const limited = (
+  ctx: ClientAuthContext,
+  attempted: ReadonlyArray<TokenEndpointAuthMethod>,
+  authenticate: (presented: Presented) => Effect.Effect<ClientRecord, ClientAuthError, ClientAuthServices>,
+  failed: (clientId: string | undefined, method: string) => (error: ClientAuthError) => Effect.Effect<void>
+): Effect.Effect<ClientRecord, ClientAuthError, ClientAuthServices> =>
+  Effect.gen(function*() {
+    const config = yield* GatehouseConfig
+    const setting = config.rateLimit.clientAuth
+    const now = yield* Clock.currentTimeMillis
+    const address = addressOf(config.rateLimit.clientAddress, ctx.request)
+    const addressKeys = address === undefined ? [] : [yield* RateLimit.limitKey("client_auth", "address", address)]
+    const refuseIfSpent = (keys: ReadonlyArray<string>) =>
+      Effect.flatMap(RateLimit.lockedFor(keys, setting, now), (retryAfter) =>
+        retryAfter === undefined
+          ? Effect.void
+          : Effect.fail(new ClientAuthRateLimited({ description: RATE_LIMITED, detail: "client authentication rate limit", retryAfter })))
+    const countGuess = (keys: ReadonlyArray<string>) => (error: ClientAuthError) =>
+      error._tag === "InvalidClient" ? RateLimit.countFailure(keys, setting, now) : Effect.void
+    const presented = yield* refuseIfSpent(addressKeys).pipe(
+      Effect.andThen(present(ctx, attempted)),
+      Effect.tapError(countGuess(addressKeys)),
+      Effect.tapError(failed(ctx.params.get("client_id")?.[0], attempted.join("+")))
+    )
+    const keys = [yield* RateLimit.limitKey("client_auth", "client", presented.clientId), ...addressKeys]
+    return yield* refuseIfSpent(keys).pipe(
+      Effect.andThen(authenticate(presented).pipe(Effect.tapError(countGuess(keys)))),
+      Effect.tapError(failed(presented.clientId, presented.method))
+    )
+  })
+
 /**
  * Authenticate the client of a token, introspection or revocation request.
  *
@@ -108,31 +177,36 @@ const verify = (presented: Presented, client: ClientRecord | undefined, endpoint
  *   other than the client's registered `token_endpoint_auth_method` (RFC 7591 §2):
  *   `invalid_client` (RFC 6749 §5.2), with scheme "Basic" when the client tried HTTP Basic
  *   (the renderer then answers 401 with `WWW-Authenticate`);
+ * - a request presenting credentials is within the failure budget of its client id and
+ *   address (`limited` above): past it, 429 `invalid_client` with `Retry-After`;
  * - every refusal (not a storage failure) emits a `client_auth.failed` event.
  */
 export const authenticateClient = (
   ctx: ClientAuthContext
-): Effect.Effect<ClientRecord, InvalidClient | InvalidRequest | StorageError, ClientAuthServices> =>
+): Effect.Effect<ClientRecord, ClientAuthError, ClientAuthServices> =>
   Effect.flatMap(Events, (events) => {
     const attempted = methodsAttempted(ctx)
-    const failed = (clientId: string | undefined, method: string) => (error: InvalidClient | InvalidRequest | StorageError) =>
+    const failed = (clientId: string | undefined, method: string) => (error: ClientAuthError) =>
       error._tag === "StorageError" ? Effect.void : events.emit({ type: "client_auth.failed", clientId, method })
-    const hint = ctx.params.get("client_id")?.[0]
+    const authenticate = (presented: Presented) =>
+      Effect.flatMap(Clients, (clients) => clients.find(presented.clientId)).pipe(
+        Effect.flatMap((client): Effect.Effect<ClientRecord, ClientAuthError, ClientAuthServices> => {
+          if (client !== undefined && client.metadata.token_endpoint_auth_method !== presented.method) {
+            return Effect.fail(new InvalidClient({
+              description: `the client must authenticate with ${client.metadata.token_endpoint_auth_method}, not ${presented.method}`,
+              // RFC 6749 §5.2: the client attempted HTTP auth -> the 401 carries a Basic challenge
+              scheme: presented.method === "client_secret_basic" ? "Basic" : undefined
+            }))
+          }
+          return verify(presented, client, ctx.endpoint)
+        })
+      )
+    // credentials presented: they could be guesses, within the failure budget
+    if (attempted.length > 0) return limited(ctx, attempted, authenticate, failed)
+    // `none` (RFC 6749 §2.1 public client): no credential to guess, nothing counted. Limiting
+    // it would only let anyone lock every user of a public client out.
     return present(ctx, attempted).pipe(
-      Effect.tapError(failed(hint, attempted.length === 0 ? none.METHOD : attempted.join("+"))),
-      Effect.flatMap((presented) =>
-        Effect.flatMap(Clients, (clients) => clients.find(presented.clientId)).pipe(
-          Effect.flatMap((client): Effect.Effect<ClientRecord, InvalidClient | InvalidRequest | StorageError, ClientAuthServices> => {
-            if (client !== undefined && client.metadata.token_endpoint_auth_method !== presented.method) {
-              return Effect.fail(new InvalidClient({
-                description: `the client must authenticate with ${client.metadata.token_endpoint_auth_method}, not ${presented.method}`,
-                // RFC 6749 §5.2: the client attempted HTTP auth -> the 401 carries a Basic challenge
-                scheme: presented.method === "client_secret_basic" ? "Basic" : undefined
-              }))
-            }
-            return verify(presented, client, ctx.endpoint)
-          }),
-          Effect.tapError(failed(presented.clientId, presented.method))
-        ))
+      Effect.tapError(failed(ctx.params.get("client_id")?.[0], none.METHOD)),
+      Effect.flatMap((presented) => authenticate(presented).pipe(Effect.tapError(failed(presented.clientId, presented.method))))
     )
   })

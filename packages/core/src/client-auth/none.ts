@@ -3,7 +3,7 @@
  * not authenticated. What keeps its grants safe is elsewhere: PKCE (RFC 7636, required for
  * public clients) and refresh-token rotation (RFC 9700 §4.14.2).
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { InvalidClient } from "../errors.js"
 import { optionalParam, type Params } from "../http/request.js"
 import type { ClientRecord } from "../ports/ClientStore.js"

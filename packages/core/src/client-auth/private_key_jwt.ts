@@ -3,7 +3,8 @@
  * (RFC 7523 §2.2 and §3, RFC 7521 §4.2, OIDC Core §9). Each assertion is single-use: its
  * `jti` goes into the ReplayCache port until the assertion expires.
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import * as jose from "jose"
 import { GatehouseConfig } from "../config.js"
 import { InvalidClient, InvalidRequest } from "../errors.js"

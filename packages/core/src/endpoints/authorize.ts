@@ -6,7 +6,8 @@
  * redirected (RFC 6749 §4.1.2.1, no open redirector: RFC 9700 §4.11). After that, errors go
  * back to the client with `state` and `iss` (RFC 9207).
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { Clients } from "../clients.js"
 import { GatehouseConfig, type ResolvedConfig } from "../config.js"
 import {
@@ -25,10 +26,13 @@ import {
 import { optionalParam, type Params, queryParams, readForm, splitList } from "../http/request.js"
 import { errorPage, redirect, setCookie } from "../http/response.js"
 import type { EndpointContext } from "../http/router.js"
+import { observeEndpoint } from "../observability/endpoint.js"
+import { annotate } from "../observability/tracing.js"
 import { consentRequired, type InteractionOutcome, type InteractionPayload } from "../interactions/api.js"
 import { type AuthorizationRequest, issueCode, respondError } from "../interactions/request.js"
 import type { ClientRecord } from "../ports/ClientStore.js"
 import { Crypto } from "../ports/Crypto.js"
+import { Events } from "../ports/Events.js"
 import { type ConsentRecord, GrantStore, type SessionRecord } from "../ports/GrantStore.js"
 import { InteractionStore } from "../ports/InteractionStore.js"
 import { resolveAudience } from "../tokens/access_token.js"
@@ -226,9 +230,10 @@ const authorize = Effect.fnUntraced(function*(ctx: EndpointContext) {
   const config = yield* GatehouseConfig
   // OIDC Core §3.1.2.1: GET (query) and POST (form body)
   const params = ctx.request.method.toUpperCase() === "POST"
-    ? yield* readForm(ctx.request, config.maxBodyBytes)
-    : yield* queryParams(ctx.url)
+    ? yield* readForm(ctx.request, config.limits)
+    : yield* queryParams(ctx.url, config.limits)
   const verified = yield* verifyClientAndRedirect(params)
+  yield* annotate(() => ({ "gatehouse.client_id": verified.client.clientId }))
   const base = { ...verified, clientId: verified.client.clientId }
   return yield* Effect.gen(function*() {
     const request = yield* validateRequest(params, verified.client, verified)
@@ -304,19 +309,31 @@ const startInteraction = Effect.fnUntraced(function*(
   ])
 })
 
-export const authorizeEndpoint = (ctx: EndpointContext) => authorize(ctx)
+/** The client a refused request claimed to be (GET only: a POST body is already read). */
+const claimedClient = (ctx: EndpointContext): string | undefined =>
+  ctx.request.method.toUpperCase() === "GET" ? ctx.url.searchParams.get("client_id")?.slice(0, 128) : undefined
+
+export const authorizeEndpoint = (ctx: EndpointContext) =>
+  observeEndpoint("authorize", ctx, authorize(ctx), {
+    // errors that reach here are shown on an error page, never redirected (RFC 6749 §4.1.2.1)
+    denied: (error) => ({ type: "authorization.denied", flow: "authorize", clientId: claimedClient(ctx), error, redirected: false })
+  })
 
 /**
  * Back from the host app: the interaction must be finished, unused, and started by this same
  * browser (the binding cookie) — otherwise an error page, never a redirect.
  */
 export const resumeEndpoint = (ctx: EndpointContext) =>
-  Effect.gen(function*() {
+  observeEndpoint("authorize.resume", ctx, Effect.gen(function*() {
     const config = yield* GatehouseConfig
     const crypto = yield* Crypto
     const store = yield* InteractionStore
     const id = ctx.url.searchParams.get("interaction")
-    const invalid = (description: string) => Effect.succeed(errorPage(new InvalidRequest({ description })))
+    const invalid = (description: string) =>
+      Effect.as(
+        Effect.flatMap(Events, (events) => events.emit({ type: "request.denied", endpoint: "authorize.resume", error: "invalid_request" })),
+        errorPage(new InvalidRequest({ description }))
+      )
     if (!id || ctx.url.searchParams.getAll("interaction").length > 1) return yield* invalid("missing interaction")
     const record = yield* store.find(id)
     const now = yield* Clock.currentTimeMillis
@@ -373,4 +390,4 @@ export const resumeEndpoint = (ctx: EndpointContext) =>
       amr: outcome.amr,
       sessionId: sessionDigest
     }, headers)
-  })
+  }))

@@ -9,7 +9,8 @@
  * signs in and consents through the same hand-off as /authorize, and comes back here:
  * the device code is approved or denied, and the user is told to return to the device.
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { authenticateClient } from "../client-auth/index.js"
 import { GatehouseConfig } from "../config.js"
 import { InvalidRequest, InvalidScope, UnauthorizedClient } from "../errors.js"
@@ -24,6 +25,8 @@ import { Events } from "../ports/Events.js"
 import { type ConsentRecord, GrantStore } from "../ports/GrantStore.js"
 import { InteractionStore } from "../ports/InteractionStore.js"
 import { resolveAudience } from "../tokens/access_token.js"
+import { observeEndpoint } from "../observability/endpoint.js"
+import { annotate } from "../observability/tracing.js"
 import * as UserCode from "../user-code/index.js"
 import { sessionCookie } from "./authorize.js"
 
@@ -50,7 +53,7 @@ const deviceAuthorization = Effect.fnUntraced(function*(ctx: EndpointContext) {
   const config = yield* GatehouseConfig
   const crypto = yield* Crypto
   // RFC 8628 §3.1: POST, application/x-www-form-urlencoded
-  const params = yield* readForm(ctx.request, config.maxBodyBytes)
+  const params = yield* readForm(ctx.request, config.limits)
   for (const [name, values] of params) {
     if (values.length > 1 && !REPEATABLE.has(name)) {
       return yield* new InvalidRequest({ description: `parameter "${name.slice(0, 64)}" is included more than once` })
@@ -58,6 +61,7 @@ const deviceAuthorization = Effect.fnUntraced(function*(ctx: EndpointContext) {
   }
   // RFC 8628 §3.1: client authentication as at the token endpoint (RFC 6749 §3.2.1); public clients send client_id
   const client = yield* authenticateClient({ request: ctx.request, params, endpoint: config.endpoints.deviceAuthorization })
+  yield* annotate(() => ({ "gatehouse.client_id": client.clientId }))
   // RFC 6749 §5.2 unauthorized_client: not allowed this grant type (RFC 7591 §2 grant_types)
   if (!client.metadata.grant_types.includes(DEVICE_CODE_GRANT)) {
     return yield* new UnauthorizedClient({ description: "the client is not allowed the device authorization grant" })
@@ -123,7 +127,7 @@ const deviceAuthorization = Effect.fnUntraced(function*(ctx: EndpointContext) {
   })
 })
 
-export const deviceAuthorizationEndpoint = (ctx: EndpointContext) => deviceAuthorization(ctx)
+export const deviceAuthorizationEndpoint = (ctx: EndpointContext) => observeEndpoint("device_authorization", ctx, deviceAuthorization(ctx))
 
 // ---- back from the host's pages ------------------------------------------------------
 
@@ -147,11 +151,15 @@ const cookiePath = (basePath: string) => basePath || "/"
  * the device. Never a redirect: the device, not this browser, gets the tokens.
  */
 export const deviceResumeEndpoint = (ctx: EndpointContext) =>
-  Effect.gen(function*() {
+  observeEndpoint("device.resume", ctx, Effect.gen(function*() {
     const config = yield* GatehouseConfig
     const crypto = yield* Crypto
     const store = yield* InteractionStore
-    const invalid = (message: string) => Effect.succeed(page("This request cannot continue", message, 400))
+    const invalid = (message: string) =>
+      Effect.as(
+        Effect.flatMap(Events, (events) => events.emit({ type: "request.denied", endpoint: "device.resume", error: "invalid_request" })),
+        page("This request cannot continue", message, 400)
+      )
     const id = ctx.url.searchParams.get("interaction")
     if (!id || ctx.url.searchParams.getAll("interaction").length > 1) return yield* invalid("The request is missing its interaction.")
     const record = yield* store.find(id)
@@ -176,7 +184,7 @@ export const deviceResumeEndpoint = (ctx: EndpointContext) =>
     if (outcome.outcome !== "completed") {
       // RFC 8628 §3.5: the device's next poll gets access_denied
       yield* devices.deny(payload.device.deviceCodeDigest)
-      yield* events.emit({ type: "authorization.denied", clientId: record.clientId, error: "access_denied" })
+      yield* events.emit({ type: "authorization.denied", flow: "device", clientId: record.clientId, accountId: outcome.outcome === "authenticated" ? outcome.accountId : undefined, error: "access_denied" })
       return page("Access denied", "You denied the request. The device will not be connected.", 200, headers)
     }
     const approved = yield* devices.approve(payload.device.deviceCodeDigest, {
@@ -209,6 +217,6 @@ export const deviceResumeEndpoint = (ctx: EndpointContext) =>
       updatedAt: now
     }
     yield* grants.saveConsent(consent)
-    yield* events.emit({ type: "authorization.granted", clientId: record.clientId, accountId: outcome.accountId, scope: outcome.scope })
+    yield* events.emit({ type: "authorization.granted", flow: "device", clientId: record.clientId, accountId: outcome.accountId, scope: outcome.scope })
     return page("Device connected", "You can close this page and return to your device.", 200, headers)
-  })
+  }))

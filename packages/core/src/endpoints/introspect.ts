@@ -7,7 +7,7 @@
  * token, so introspection is no oracle for other clients' tokens (RFC 7662 §4). A
  * resource-server role allowed to introspect tokens issued for its audience can come later.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { authenticateClient } from "../client-auth/index.js"
 import { GatehouseConfig } from "../config.js"
 import { optionalParam, readForm, requiredParam } from "../http/request.js"
@@ -15,6 +15,8 @@ import { json } from "../http/response.js"
 import type { EndpointContext, Endpoint } from "../http/router.js"
 import type { AccessTokenRecord } from "../ports/AccessTokenStore.js"
 import type { RefreshTokenRecord } from "../ports/RefreshTokenStore.js"
+import { observeEndpoint } from "../observability/endpoint.js"
+import { Events } from "../ports/Events.js"
 import type { GatehouseServices } from "../services.js"
 import { type ActiveAccessToken, findActiveAccessToken, findRefreshToken } from "../tokens/lookup.js"
 
@@ -70,7 +72,7 @@ const parseExtra = (record: AccessTokenRecord): Record<string, unknown> => {
 
 const introspect = Effect.fnUntraced(function*(ctx: EndpointContext) {
   const config = yield* GatehouseConfig
-  const params = yield* readForm(ctx.request, config.maxBodyBytes)
+  const params = yield* readForm(ctx.request, config.limits)
   // RFC 7662 §2.1: the caller must be authorized to introspect: an authenticated client
   const client = yield* authenticateClient({ request: ctx.request, params, endpoint: config.endpoints.introspection })
   const token = yield* requiredParam(params, "token")
@@ -88,9 +90,12 @@ const introspect = Effect.fnUntraced(function*(ctx: EndpointContext) {
     const result = yield* lookup
     if (result === undefined) continue
     // only the client the token was issued to learns anything about it (see the header)
-    return json(result.clientId === client.clientId ? result.body : INACTIVE)
+    const active = result.clientId === client.clientId
+    yield* (yield* Events).emit({ type: "token.introspected", clientId: client.clientId, active })
+    return json(active ? result.body : INACTIVE)
   }
+  yield* (yield* Events).emit({ type: "token.introspected", clientId: client.clientId, active: false })
   return json(INACTIVE)
 })
 
-export const introspectEndpoint: Endpoint<GatehouseServices> = (ctx) => introspect(ctx)
+export const introspectEndpoint: Endpoint<GatehouseServices> = (ctx) => observeEndpoint("introspect", ctx, introspect(ctx))

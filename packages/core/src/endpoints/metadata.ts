@@ -6,10 +6,11 @@
  * something the server does; what it does not do is left out rather than flagged false,
  * except where a spec defines the `false` (request objects, OIDC Discovery §3).
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { GatehouseConfig, type ResolvedConfig } from "../config.js"
 import { publicJsonText } from "../http/response.js"
 import type { Endpoint } from "../http/router.js"
+import { observeEndpoint } from "../observability/endpoint.js"
 import { ASSERTION_ALGS, SUPPORTED_METHODS } from "../client-auth/index.js"
 import { GRANT_TYPES_SUPPORTED } from "../grants/index.js"
 import type { GatehouseServices } from "../services.js"
@@ -89,9 +90,9 @@ const serialized = (config: ResolvedConfig): string => {
 }
 
 /** RFC 8414 §3.2: 200, application/json; cacheable, and CORS-readable by browser clients. */
-export const authorizationServerMetadataEndpoint: Endpoint<GatehouseServices> = () =>
-  Effect.map(GatehouseConfig, (config) => publicJsonText(serialized(config)))
+export const authorizationServerMetadataEndpoint: Endpoint<GatehouseServices> = (ctx) =>
+  observeEndpoint("metadata", ctx, Effect.map(GatehouseConfig, (config) => publicJsonText(serialized(config))), { denied: null })
 
 /** OIDC Discovery §4.2: the same document. */
-export const openidConfigurationEndpoint: Endpoint<GatehouseServices> = () =>
-  Effect.map(GatehouseConfig, (config) => publicJsonText(serialized(config)))
+export const openidConfigurationEndpoint: Endpoint<GatehouseServices> = (ctx) =>
+  observeEndpoint("openid_configuration", ctx, Effect.map(GatehouseConfig, (config) => publicJsonText(serialized(config))), { denied: null })

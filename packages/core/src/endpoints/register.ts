@@ -18,7 +18,10 @@
  * > the `client_credentials` grant (tokens on the client's own authority, no user consent);
  * > registering one needs the initial access token.
  */
-import { Clock, Effect, Schema, SchemaIssue } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
 import { ASSERTION_ALGS } from "../client-auth/index.js"
 import { Clients } from "../clients.js"
 import { GatehouseConfig, type ResolvedConfig } from "../config.js"
@@ -39,7 +42,9 @@ import { Crypto } from "../ports/Crypto.js"
 import { Events } from "../ports/Events.js"
 import { ClientMetadata } from "../schema/client.js"
 import { GRANT_TYPES_SUPPORTED } from "../grants/index.js"
+import { observeEndpoint } from "../observability/endpoint.js"
 import type { GatehouseServices } from "../services.js"
+import type { IncomingRequest } from "../http/incoming.js"
 
 /**
  * The request body: the RFC 7591 §2 / OIDC Registration §2 metadata of `ClientMetadata`, all
@@ -253,7 +258,7 @@ const clientInformation = (
  * whether the request carried the valid initial access token (the operator vouches for the
  * client).
  */
-const registrationAccess = Effect.fnUntraced(function*(request: Request) {
+const registrationAccess = Effect.fnUntraced(function*(request: IncomingRequest) {
   const config = yield* GatehouseConfig
   const crypto = yield* Crypto
   const expected = config.registration.initialAccessToken
@@ -285,7 +290,7 @@ const register = Effect.fnUntraced(function*(ctx: EndpointContext) {
   const config = yield* GatehouseConfig
   const { denied, vouched } = yield* registrationAccess(ctx.request)
   if (denied !== undefined) return denied
-  const body = yield* readJsonObject(ctx.request, config.maxBodyBytes)
+  const body = yield* readJsonObject(ctx.request, config.limits)
   const metadata = yield* validateMetadata(yield* decodeMetadata(body), config, mayUseClientCredentials(config, vouched))
   const crypto = yield* Crypto
   const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
@@ -307,7 +312,7 @@ const register = Effect.fnUntraced(function*(ctx: EndpointContext) {
   return json(clientInformation(config, record, { registrationAccessToken, clientSecret }), 201)
 })
 
-export const registerEndpoint: Endpoint<GatehouseServices> = (ctx) => register(ctx)
+export const registerEndpoint: Endpoint<GatehouseServices> = (ctx) => observeEndpoint("register", ctx, register(ctx))
 
 /**
  * RFC 7592 §2: the registration access token, for this client. Every failure is the same
@@ -349,7 +354,7 @@ const storeWithNewToken = Effect.fnUntraced(function*(record: Omit<ClientRecord,
 const replaceMetadata = Effect.fnUntraced(function*(ctx: EndpointContext, record: ClientRecord) {
   const config = yield* GatehouseConfig
   const crypto = yield* Crypto
-  const body = yield* readJsonObject(ctx.request, config.maxBodyBytes)
+  const body = yield* readJsonObject(ctx.request, config.limits)
   // server-issued members sent back (registration_access_token, registration_client_uri,
   // client_id_issued_at, client_secret_expires_at) are not metadata: dropped by the decoder
   const input = yield* decodeMetadata(body)
@@ -393,6 +398,7 @@ const configure = Effect.fnUntraced(function*(ctx: EndpointContext) {
       const replaced = yield* asOauthError(replaceMetadata(ctx, record))
       if (replaced instanceof Response) return replaced
       const { record: updated, registrationAccessToken } = yield* storeWithNewToken(replaced)
+      yield* (yield* Events).emit({ type: "client.updated", clientId: updated.clientId })
       return json(clientInformation(config, updated, { registrationAccessToken }))
     }
     default: {
@@ -403,4 +409,4 @@ const configure = Effect.fnUntraced(function*(ctx: EndpointContext) {
   }
 })
 
-export const clientConfigurationEndpoint: Endpoint<GatehouseServices> = (ctx) => configure(ctx)
+export const clientConfigurationEndpoint: Endpoint<GatehouseServices> = (ctx) => observeEndpoint("register.configure", ctx, configure(ctx))

@@ -8,7 +8,8 @@
  * error; Gatehouse answers 200 and does nothing instead, so a client cannot learn that a
  * token it does not own exists.
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { authenticateClient } from "../client-auth/index.js"
 import { GatehouseConfig } from "../config.js"
 import { optionalParam, readForm, requiredParam } from "../http/request.js"
@@ -16,6 +17,7 @@ import { NO_STORE } from "../http/response.js"
 import type { EndpointContext, Endpoint } from "../http/router.js"
 import { AccessTokenStore } from "../ports/AccessTokenStore.js"
 import { Events } from "../ports/Events.js"
+import { observeEndpoint } from "../observability/endpoint.js"
 import type { GatehouseServices } from "../services.js"
 import { findActiveAccessToken, findRefreshToken } from "../tokens/lookup.js"
 import { revokeGrant } from "../tokens/revoke_grant.js"
@@ -32,8 +34,8 @@ const revokeRefreshToken = Effect.fnUntraced(function*(token: string, clientId: 
   const found = yield* findRefreshToken(token)
   if (found === undefined) return false
   if (found.record.clientId === clientId && found.record.revokedAt === undefined) {
-    yield* revokeGrant(found.record.grantId, "revocation")
-    yield* (yield* Events).emit({ type: "token.revoked", clientId, tokenType: "refresh_token" })
+    yield* revokeGrant(found.record.grantId, "revocation", clientId)
+    yield* (yield* Events).emit({ type: "token.revoked", clientId, tokenType: "refresh_token", grantId: found.record.grantId })
   }
   return true
 })
@@ -45,7 +47,7 @@ const revokeAccessToken = Effect.fnUntraced(function*(token: string, clientId: s
   if (found.record.clientId === clientId) {
     const now = yield* Clock.currentTimeMillis
     if (yield* (yield* AccessTokenStore).revoke(found.record.tokenDigest, now)) {
-      yield* (yield* Events).emit({ type: "token.revoked", clientId, tokenType: "access_token" })
+      yield* (yield* Events).emit({ type: "token.revoked", clientId, tokenType: "access_token", grantId: found.record.grantId })
     }
   }
   return true
@@ -53,7 +55,7 @@ const revokeAccessToken = Effect.fnUntraced(function*(token: string, clientId: s
 
 const revoke = Effect.fnUntraced(function*(ctx: EndpointContext) {
   const config = yield* GatehouseConfig
-  const params = yield* readForm(ctx.request, config.maxBodyBytes)
+  const params = yield* readForm(ctx.request, config.limits)
   // RFC 7009 §2.1: the client authenticates as at the token endpoint
   const client = yield* authenticateClient({ request: ctx.request, params, endpoint: config.endpoints.revocation })
   const token = yield* requiredParam(params, "token")
@@ -69,4 +71,4 @@ const revoke = Effect.fnUntraced(function*(ctx: EndpointContext) {
   return ok()
 })
 
-export const revokeEndpoint: Endpoint<GatehouseServices> = (ctx) => revoke(ctx)
+export const revokeEndpoint: Endpoint<GatehouseServices> = (ctx) => observeEndpoint("revoke", ctx, revoke(ctx))

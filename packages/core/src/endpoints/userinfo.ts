@@ -6,7 +6,7 @@
  * Not yet: the `userinfo` member of the `claims` request parameter (OIDC Core §5.5) — the
  * access token record does not carry it, so only scope claims are released here.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { Clients } from "../clients.js"
 import { GatehouseConfig } from "../config.js"
 import { InsufficientScope, InvalidRequest, InvalidToken } from "../errors.js"
@@ -14,11 +14,13 @@ import { bearerToken, optionalParam, readForm } from "../http/request.js"
 import { bearerErrorResponse, json } from "../http/response.js"
 import type { EndpointContext, Endpoint } from "../http/router.js"
 import { Accounts } from "../ports/Accounts.js"
+import { observeEndpoint } from "../observability/endpoint.js"
 import type { GatehouseServices } from "../services.js"
 import { claimsFor } from "../tokens/claims.js"
 import { findActiveAccessToken } from "../tokens/lookup.js"
+import type { IncomingRequest } from "../http/incoming.js"
 
-const isForm = (request: Request) =>
+const isForm = (request: IncomingRequest) =>
   (request.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase() === "application/x-www-form-urlencoded"
 
 /**
@@ -39,7 +41,7 @@ const presentedToken = Effect.fnUntraced(function*(ctx: EndpointContext) {
   }
   let fromBody: string | undefined
   if (ctx.request.method.toUpperCase() === "POST" && isForm(ctx.request)) {
-    const params = yield* readForm(ctx.request, config.maxBodyBytes)
+    const params = yield* readForm(ctx.request, config.limits)
     fromBody = yield* optionalParam(params, "access_token")
   }
   if (fromHeader !== undefined && fromBody !== undefined) {
@@ -82,4 +84,4 @@ const userinfo = Effect.fnUntraced(function*(ctx: EndpointContext) {
   return json({ ...claimsFor(account, record.scope), sub: record.accountId })
 })
 
-export const userinfoEndpoint: Endpoint<GatehouseServices> = (ctx) => userinfo(ctx)
+export const userinfoEndpoint: Endpoint<GatehouseServices> = (ctx) => observeEndpoint("userinfo", ctx, userinfo(ctx))

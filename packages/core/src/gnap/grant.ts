@@ -5,12 +5,14 @@
  * (§5: URI + token), issuing the next continuation (§3.1, rotated on every use), issuing
  * access tokens (§3.2) and subject information (§3.4).
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { GatehouseConfig, type ResolvedConfig } from "../config.js"
 import { InvalidContinuation, type StorageError } from "../errors.js"
 import { Accounts } from "../ports/Accounts.js"
 import { Crypto } from "../ports/Crypto.js"
 import { type GnapGrantRecord, GnapGrantStore, type GnapTokenRecord } from "../ports/GnapGrantStore.js"
+import { issueIdTokenAssertion } from "./assertions.js"
 import type { ClientKey, ProofMethod } from "./key.js"
 import type { AccessRight, ClientDisplay, GrantRequest } from "./request.js"
 
@@ -20,7 +22,7 @@ export interface GrantData {
   readonly grantEndpoint: string
   readonly request: Omit<GrantRequest, "client">
   /** the client instance key (its latest rotation, §7.2) */
-  readonly key: { readonly proof: ProofMethod; readonly jwk: ClientKey["jwk"] }
+  readonly key: { readonly proof: ProofMethod; readonly jwk: ClientKey["jwk"]; readonly cert?: string | undefined }
   readonly display?: ClientDisplay | undefined
   readonly interaction?: InteractionState | undefined
   /** continuation calls made while pending (§5.2) */
@@ -34,12 +36,14 @@ export interface InteractionState {
   readonly id: string
   /** digest of the secret in the redirect start URI (§3.3.1) */
   readonly redirectSecretDigest?: string | undefined
+  /** digest of the secret in the `app` start URI (§3.3.2): an AS URL too, opened by the launched app */
+  readonly appSecretDigest?: string | undefined
   /** whether a user code was issued (§3.3.3, §3.3.4) */
   readonly userCode: boolean
   /** §3.3.5: the AS's finish nonce */
   readonly asNonce?: string | undefined
   /** §4.1: the mode that started; the others are then rejected */
-  readonly started?: "redirect" | "user_code" | undefined
+  readonly started?: "redirect" | "app" | "user_code" | undefined
   /** milliseconds since epoch: start modes not used by then are rejected (§4.1) */
   readonly expiresAt: number
 }
@@ -72,7 +76,8 @@ export const decodeGrant = (record: GnapGrantRecord): Grant => ({
 export const clientKeyOf = (grant: Grant): ClientKey => ({
   proof: grant.data.key.proof,
   jwk: grant.data.key.jwk,
-  thumbprint: grant.record.clientKeyThumbprint
+  thumbprint: grant.record.clientKeyThumbprint,
+  cert: grant.data.key.cert
 })
 
 /** The `clientId` GNAP interactions and tokens are recorded under. */
@@ -219,7 +224,7 @@ export const tokenBody = (
 /** §3.4: subject identifiers in the formats asked for that this AS can give. */
 export const SUB_ID_FORMATS = ["opaque", "iss_sub", "email"] as const
 
-export const subjectFor = Effect.fnUntraced(function*(grant: Grant, accountId: string) {
+export const subjectFor = Effect.fnUntraced(function*(grant: Grant, accountId: string, authTime?: number) {
   const config = yield* GatehouseConfig
   const request = grant.data.request.subject
   if (request === undefined) return undefined
@@ -232,5 +237,11 @@ export const subjectFor = Effect.fnUntraced(function*(grant: Grant, accountId: s
       if (typeof claims?.["email"] === "string") ids.push({ format: "email", email: claims["email"] })
     }
   }
-  return ids.length === 0 ? undefined : { sub_ids: ids }
+  // §3.4 assertions (§3.4.1 id_token): an ID token for the account, audience the client instance
+  const assertions: Array<{ format: string; value: string }> = []
+  if (request.assertionFormats.includes("id_token")) {
+    assertions.push(yield* issueIdTokenAssertion({ accountId, audience: grant.record.clientInstanceId ?? grant.record.clientKeyThumbprint, authTime }))
+  }
+  if (ids.length === 0 && assertions.length === 0) return undefined
+  return { ...(ids.length > 0 ? { sub_ids: ids } : {}), ...(assertions.length > 0 ? { assertions } : {}) }
 })

@@ -3,11 +3,13 @@
  * bytes as sent, never re-serialized JSON, RFC 9530 §2), the JSON object body (RFC 9635
  * §2: `application/json`), and the `Authorization: GNAP` token (§7.2).
  */
-import { Effect, Predicate } from "effect"
+import * as Effect from "effect/Effect"
+import * as Predicate from "effect/Predicate"
 import { InvalidRequest, PayloadTooLarge } from "../errors.js"
+import type { IncomingRequest } from "../http/incoming.js"
 
 /** The content as bytes, at most `maxBytes`. */
-export const readBytes = (request: Request, maxBytes: number): Effect.Effect<Uint8Array<ArrayBuffer>, PayloadTooLarge | InvalidRequest> =>
+export const readBytes = (request: IncomingRequest, maxBytes: number): Effect.Effect<Uint8Array<ArrayBuffer>, PayloadTooLarge | InvalidRequest> =>
   Effect.gen(function*() {
     const declared = request.headers.get("content-length")
     if (declared !== null && Number(declared) > maxBytes) {
@@ -39,7 +41,7 @@ export const readBytes = (request: Request, maxBytes: number): Effect.Effect<Uin
     return bytes
   })
 
-export const mediaType = (request: Request): string =>
+export const mediaType = (request: IncomingRequest): string =>
   (request.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase()
 
 /** Decode bytes as a JSON object (RFC 9635 §2: "a JSON document with an object as its root"). */
@@ -69,7 +71,7 @@ const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/
  * RFC 9635 §7.2: `Authorization: GNAP <token>`. Undefined when absent or another scheme;
  * "malformed" when the GNAP credentials are not a token68.
  */
-export const gnapToken = (request: Request): string | undefined | "malformed" => {
+export const gnapToken = (request: IncomingRequest): string | undefined | "malformed" => {
   const header = request.headers.get("authorization")
   if (header === null) return undefined
   const match = /^GNAP[ ]+(\S+)\s*$/i.exec(header)

@@ -11,6 +11,7 @@ import { gnapDiscoveryEndpoint, resourceServerDiscoveryEndpoint } from "./endpoi
 import { grantEndpoint } from "./endpoints/grant.js"
 import { interactResumeEndpoint, interactStartEndpoint } from "./endpoints/interact.js"
 import { introspectionEndpoint } from "./endpoints/introspect.js"
+import { resourceRegistrationEndpoint } from "./rs/register.js"
 import { tokenManagementEndpoint } from "./endpoints/token.js"
 
 export { gnapDiscovery, resourceServerDiscovery } from "./endpoints/discovery.js"
@@ -37,18 +38,20 @@ export const gnapRoutes = (config: ResolvedConfig) => {
   const e = config.endpoints
   const exact: Array<readonly [string, Route<GatehouseServices>]> = [
     // RFC 9635 §2 grant requests, §9 discovery
-    [path(e.gnap), { style: "oauth", methods: { POST: grantEndpoint, OPTIONS: gnapDiscoveryEndpoint } }],
+    [path(e.gnap), { style: "gnap", methods: { POST: grantEndpoint, OPTIONS: gnapDiscoveryEndpoint } }],
     [path(e.gnapResume), { style: "page", methods: { GET: interactResumeEndpoint } }],
     // RFC 9767 §3.3
-    [path(e.gnapIntrospect), { style: "oauth", methods: { POST: introspectionEndpoint } }],
+    [path(e.gnapIntrospect), { style: "gnap", methods: { POST: introspectionEndpoint } }],
     // RFC 9767 §3.1
-    [path(e.gnapResourceServerDiscovery), { style: "oauth", methods: { GET: resourceServerDiscoveryEndpoint } }]
+    [path(e.gnapResourceServerDiscovery), { style: "gnap", methods: { GET: resourceServerDiscoveryEndpoint } }],
+    // RFC 9767 §3.4
+    [path(e.gnapResourceRegistration), { style: "gnap", methods: { POST: resourceRegistrationEndpoint } }]
   ]
   const prefixes: Array<readonly [string, Route<GatehouseServices>]> = [
     // RFC 9635 §5
-    [`${path(e.gnapContinue)}/`, { style: "oauth", methods: { POST: continueEndpoint, PATCH: continueEndpoint, DELETE: continueEndpoint } }],
+    [`${path(e.gnapContinue)}/`, { style: "gnap", methods: { POST: continueEndpoint, PATCH: continueEndpoint, DELETE: continueEndpoint } }],
     // RFC 9635 §6
-    [`${path(e.gnapToken)}/`, { style: "oauth", methods: { POST: tokenManagementEndpoint, DELETE: tokenManagementEndpoint } }],
+    [`${path(e.gnapToken)}/`, { style: "gnap", methods: { POST: tokenManagementEndpoint, DELETE: tokenManagementEndpoint } }],
     // RFC 9635 §4.1.1
     [`${path(e.gnapInteract)}/`, { style: "page", methods: { GET: interactStartEndpoint } }]
   ]

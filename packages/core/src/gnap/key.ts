@@ -4,7 +4,7 @@
  * which MUST carry `alg` and `kid`, MUST be public, and MUST NOT be symmetric (§2.3,
  * §7.1.2). The key's identity is its JWK thumbprint (RFC 7638).
  */
-import { Predicate } from "effect"
+import * as Predicate from "effect/Predicate"
 import * as jose from "jose"
 import { InvalidClient, InvalidRequest } from "../errors.js"
 import {
@@ -17,9 +17,12 @@ import {
 } from "./httpsig/algorithms.js"
 import type { DigestAlgorithm } from "./httpsig/content-digest.js"
 
-/** RFC 9635 §7.3: proofing methods. `mtls` needs the adapter to pass the certificate (not yet). */
+/**
+ * RFC 9635 §7.3: proofing methods offered always. `mtls` (§7.3.2) is offered only when the
+ * client certificate reaches core (config `gnap.mtls`, the RFC 9440 `Client-Cert` header).
+ */
 export const PROOF_METHODS = ["httpsig", "jwsd", "jws"] as const
-export type ProofMethodName = (typeof PROOF_METHODS)[number]
+export type ProofMethodName = (typeof PROOF_METHODS)[number] | "mtls"
 
 export type ProofMethod =
   | {
@@ -31,14 +34,67 @@ export type ProofMethod =
   }
   | { readonly method: "jwsd" }
   | { readonly method: "jws" }
+  | { readonly method: "mtls" }
 
 /** A validated client key (by value). */
 export interface ClientKey {
   readonly proof: ProofMethod
-  /** the public JWK as sent (members beyond the public ones are kept for echoing back) */
+  /**
+   * the public JWK as sent (members beyond the public ones are kept for echoing back).
+   * `mtls` keys sent as `cert` / `cert#S256` have none: their identity is the certificate.
+   */
   readonly jwk: jose.JWK & { readonly kid: string; readonly alg: JwsAlgorithm }
-  /** RFC 7638 thumbprint (SHA-256): the client instance's identity */
+  /**
+   * RFC 7638 thumbprint (SHA-256): the client instance's identity; for a certificate
+   * (§7.1 `cert`, `cert#S256`), its RFC 8705 §3.1 x5t#S256 thumbprint.
+   */
   readonly thumbprint: string
+  /** §7.1 `cert`: the base64 DER certificate, when sent by value (mtls) */
+  readonly cert?: string | undefined
+}
+
+/** §7.1: the key object as it goes on the wire (token `key`, introspection). */
+export const keyToWire = (key: Pick<ClientKey, "proof" | "jwk" | "thumbprint" | "cert">): Record<string, unknown> =>
+  key.proof.method === "mtls"
+    ? key.cert !== undefined ? { proof: "mtls", cert: key.cert } : { proof: "mtls", "cert#S256": key.thumbprint }
+    : { proof: proofToWire(key.proof), jwk: key.jwk }
+
+/** A standard base64 (RFC 4648 §4) DER value, as `cert` and RFC 9440 `Client-Cert` carry it. */
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/
+const BASE64URL_SHA256 = /^[A-Za-z0-9_-]{43}$/
+
+/** RFC 8705 §3.1: x5t#S256, the base64url SHA-256 of the DER certificate. */
+export const certThumbprint = async (der: Uint8Array<ArrayBuffer>): Promise<string> =>
+  jose.base64url.encode(new Uint8Array(await crypto.subtle.digest("SHA-256", der)))
+
+/** Decode a base64 DER value, or undefined when it is not one. */
+export const decodeDer = (value: string): Uint8Array<ArrayBuffer> | undefined => {
+  if (!BASE64.test(value) || value.length % 4 !== 0) return undefined
+  try {
+    const binary = atob(value)
+    const bytes = new Uint8Array(binary.length)
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
+    // a DER certificate is a SEQUENCE (0x30)
+    return bytes[0] === 0x30 ? bytes : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * RFC 9635 §7.1, §7.3.2: an `mtls` key is its certificate — `cert` (base64 DER) or
+ * `cert#S256` (its base64url SHA-256 thumbprint).
+ */
+const parseCertKey = async (k: Record<string, unknown>, format: string): Promise<ClientKey | InvalidClient> => {
+  const proof = { method: "mtls" } as const
+  if (format === "cert") {
+    const der = typeof k["cert"] === "string" ? decodeDer(k["cert"]) : undefined
+    if (der === undefined) return bad(`"cert" must be a base64-encoded DER certificate (§7.1)`)
+    return { proof, jwk: undefined as unknown as ClientKey["jwk"], thumbprint: await certThumbprint(der), cert: k["cert"] as string }
+  }
+  const s256 = k["cert#S256"]
+  if (typeof s256 !== "string" || !BASE64URL_SHA256.test(s256)) return bad(`"cert#S256" must be a base64url SHA-256 thumbprint (§7.1)`)
+  return { proof, jwk: undefined as unknown as ClientKey["jwk"], thumbprint: s256 }
 }
 
 /** The JWS algorithm the key's proofs are made with (§7.3.1: object-form `alg`, else the JWK's). */
@@ -59,7 +115,7 @@ const parseProof = (value: unknown): ProofMethod | InvalidClient | InvalidReques
   if (typeof value === "string") {
     if (value === "httpsig") return { method: "httpsig", contentDigestAlg: "sha-256" }
     if (value === "jwsd" || value === "jws") return { method: value }
-    if (value === "mtls") return bad(`the "mtls" proofing method is not supported here (§7.3.2)`)
+    if (value === "mtls") return { method: "mtls" }
     return bad(`unknown proofing method "${value.slice(0, 40)}"`)
   }
   if (!Predicate.isObject(value) || Array.isArray(value)) {
@@ -97,7 +153,12 @@ export const parseClientKey = async (value: unknown): Promise<ClientKey | Invali
   // §7.1: exactly one key value format
   const formats = ["jwk", "cert", "cert#S256"].filter((f) => f in k)
   if (formats.length !== 1) return bad(`the key must carry exactly one of "jwk", "cert", "cert#S256" (§7.1)`)
-  if (formats[0] !== "jwk") return bad(`only "jwk" keys are supported`)
+  // §7.3.2: mtls keys are certificates; the other methods sign with a JWK
+  if (proof.method === "mtls") {
+    if (formats[0] === "jwk") return bad(`with "mtls" the key is the client certificate: send "cert" or "cert#S256" (§7.3.2)`)
+    return parseCertKey(k, formats[0]!)
+  }
+  if (formats[0] !== "jwk") return bad(`"cert" and "cert#S256" keys are proven with "mtls" (§7.3.2); other methods need a "jwk"`)
   const jwk = k["jwk"]
   if (!Predicate.isObject(jwk) || Array.isArray(jwk)) return new InvalidRequest({ description: `"client.key.jwk" must be a JWK object` })
   const j = jwk as jose.JWK

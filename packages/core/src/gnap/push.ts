@@ -7,7 +7,7 @@
  * > [!WARNING] Names are not resolved here (core has no DNS): a public name that resolves
  * > to a private address is not caught. Deployments that need that run behind an egress proxy.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { GatehouseConfig } from "../config.js"
 
 const PUSH_TIMEOUT_MS = 5000

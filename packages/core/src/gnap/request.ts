@@ -3,9 +3,10 @@
  * refusal names the member and carries the §3.6 code the spec gives for it:
  * `invalid_flag` (§2.1.1), `invalid_request` (§2.1.2 labels, malformed members),
  * `unknown_user` (§2.4.1), `invalid_client` (§2.3, §7.1), `invalid_interaction` (§2.5).
- * Unknown top-level members are ignored (Appendix D: extensions the AS doesn't know).
+ * Unknown top-level members are ignored, or refused with `gnap.unknownMembers: "reject"`
+ * (Appendix D: extensions the AS doesn't know).
  */
-import { Predicate } from "effect"
+import * as Predicate from "effect/Predicate"
 import {
   InvalidClient,
   InvalidFlag,
@@ -50,14 +51,17 @@ export interface ClientDisplay {
 /** §2.3: the client, by value (a key object, checked by key.ts) or by instance reference. */
 export type ClientRequest =
   | { readonly _tag: "key"; readonly key: unknown; readonly classId?: string | undefined; readonly display?: ClientDisplay | undefined }
+  | { readonly _tag: "keyRef"; readonly ref: string; readonly classId?: string | undefined; readonly display?: ClientDisplay | undefined }
   | { readonly _tag: "instance"; readonly instanceId: string }
 
 export interface UserRequest {
   readonly subIds: ReadonlyArray<SubjectIdentifier>
+  /** §2.4 assertions about the end user, checked by assertions.ts */
+  readonly assertions?: ReadonlyArray<{ readonly format: string; readonly value: string }> | undefined
 }
 
-/** RFC 9635 §2.5.1 start modes Gatehouse offers. */
-export const START_MODES = ["redirect", "user_code", "user_code_uri"] as const
+/** RFC 9635 §2.5.1 start modes Gatehouse offers: `redirect` (§2.5.1.1), `app` (§2.5.1.2), `user_code` (§2.5.1.3), `user_code_uri` (§2.5.1.4). */
+export const START_MODES = ["redirect", "app", "user_code", "user_code_uri"] as const
 export type StartMode = (typeof START_MODES)[number]
 /** RFC 9635 §2.5.2 finish methods. */
 export const FINISH_METHODS = ["redirect", "push"] as const
@@ -213,10 +217,18 @@ const client = (value: unknown): ClientRequest => {
   }
   if (!isRecord(value)) return invalid(`"client" must be an object or an instance identifier string (§2.3)`)
   if (!("key" in value)) return invalid(`"client.key" is required (§2.3)`)
-  // §7.1.1: a key reference is an opaque string; Gatehouse keeps no pre-registered keys
-  if (typeof value["key"] === "string") refuse(new InvalidClient({ description: "key references are not known to this server; send the key by value (§7.1)" }))
   const classId = value["class_id"]
   if (classId !== undefined && typeof classId !== "string") invalid(`"client.class_id" must be a string`)
+  if (typeof value["key"] === "string") {
+    // §7.1.1: a key reference is an opaque string, resolved against the registered keys (gnap.clients keyRef)
+    if (value["key"] === "") invalid(`"client.key" must not be empty`)
+    return {
+      _tag: "keyRef",
+      ref: value["key"],
+      classId: classId as string | undefined,
+      display: value["display"] === undefined ? undefined : display(value["display"])
+    }
+  }
   return {
     _tag: "key",
     key: value["key"],
@@ -232,8 +244,18 @@ const user = (value: unknown): UserRequest => {
   if (typeof value === "string") return refuse(new UnknownUser({ description: "the user reference is not known (§2.4.1)" }))
   if (!isRecord(value)) return invalid(`"user" must be an object or a reference string (§2.4)`)
   const subIds = value["sub_ids"] === undefined ? [] : subjectIdentifiers(value["sub_ids"], "user.sub_ids")
-  if (value["assertions"] !== undefined && !Array.isArray(value["assertions"])) invalid(`"user.assertions" must be an array`)
-  return { subIds }
+  let assertions: Array<{ format: string; value: string }> | undefined
+  if (value["assertions"] !== undefined) {
+    if (!Array.isArray(value["assertions"])) invalid(`"user.assertions" must be an array`)
+    // §2.4: objects with a `format` (§3.4.1) and a string `value`
+    assertions = (value["assertions"] as Array<unknown>).map((a, i) => {
+      if (!isRecord(a) || typeof a["format"] !== "string" || typeof a["value"] !== "string") {
+        return invalid(`"user.assertions[${i}]" must be an object with string "format" and "value" (§2.4)`)
+      }
+      return { format: a["format"], value: a["value"] }
+    })
+  }
+  return { subIds, ...(assertions !== undefined ? { assertions } : {}) }
 }
 
 /** §2.5.2.1 / §2.5.2.2: https, or http only for loopback, or a private-use scheme */
@@ -300,10 +322,18 @@ export const parseClient = (body: Record<string, unknown>): ClientRequest | Fail
   }
 }
 
+/** RFC 9635 §2 grant request members (and RFC 9767 §4 `existing_access_token`). */
+const REQUEST_MEMBERS = new Set(["access_token", "subject", "client", "user", "interact", "existing_access_token"])
+
 /** RFC 9635 §2: a new grant request. `client` is REQUIRED. */
 export const parseGrantRequest = (config: ResolvedConfig, body: Record<string, unknown>): GrantRequest | Failure => {
   try {
     if (!("client" in body)) invalid(`"client" is required (§2)`)
+    if (config.gnap.unknownMembers === "reject") {
+      // Appendix D: extensions this AS does not know are refused (config gnap.unknownMembers "reject")
+      const unknown = Object.keys(body).find((k) => !REQUEST_MEMBERS.has(k))
+      if (unknown !== undefined) invalid(`"${unknown.slice(0, 40)}" is not a grant request member this server knows (Appendix D)`)
+    }
     const request: GrantRequest = {
       accessToken: body["access_token"] === undefined ? undefined : accessTokens(config, body["access_token"]),
       subject: body["subject"] === undefined ? undefined : subject(body["subject"]),

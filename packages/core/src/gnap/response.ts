@@ -3,17 +3,19 @@
  * errors (§3.6) as `{"error": {"code", "description"}}` — nothing else, except a `continue`
  * while the grant is pending. Internal failures never reach the wire in detail.
  */
-import { Cause, Effect } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
 import { errorCode, errorTable, isInternal, type ProtocolError, publicDescription, ServerError } from "../errors.js"
 
-const HEADERS = { "content-type": "application/json", "cache-control": "no-store" } as const
+// Pragma for HTTP/1.0 caches, as RFC 6749 §5.1 does for token responses
+const HEADERS = { "content-type": "application/json", "cache-control": "no-store", pragma: "no-cache" } as const
 
 /** RFC 9635 §3: a JSON response. */
 export const gnapJson = (body: unknown, status = 200, headers: Record<string, string> = {}): Response =>
   new Response(JSON.stringify(body), { status, headers: { ...HEADERS, ...headers } })
 
 /** RFC 9635 §5.4 / §6.2: 204, no content. */
-export const noContent = (): Response => new Response(null, { status: 204, headers: { "cache-control": "no-store" } })
+export const noContent = (): Response => new Response(null, { status: 204, headers: { "cache-control": "no-store", pragma: "no-cache" } })
 
 /** RFC 9635 §3.6 */
 export const gnapErrorResponse = (error: ProtocolError, continuation?: Record<string, unknown>): Response => {

@@ -1,11 +1,12 @@
 /**
  * Starting the RO's interaction for a grant (RFC 9635 §2.5, §3.3): the InteractionStore
  * record the host's pages will work on, and the `interact` response for the start modes
- * the client offered and Gatehouse supports — `redirect` (§3.3.1), `user_code` (§3.3.3),
+ * the client offered and Gatehouse supports — `redirect` (§3.3.1), `app` (§3.3.2), `user_code` (§3.3.3),
  * `user_code_uri` (§3.3.4) — with the AS finish nonce when the client asked for a finish
  * (§3.3.5). Used by the grant request (§2) and by grant updates (§5.3).
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { GatehouseConfig } from "../config.js"
 import { InvalidInteraction } from "../errors.js"
 import { Crypto } from "../ports/Crypto.js"
@@ -30,7 +31,7 @@ export const startInteraction = Effect.fnUntraced(function*(input: StartInteract
   const modes = input.request.interact?.start ?? []
   if (modes.length === 0) {
     return yield* new InvalidInteraction({
-      description: "the resource owner must approve this request: offer a start mode this server supports (redirect, user_code, user_code_uri) (§2.5)"
+      description: "the resource owner must approve this request: offer a start mode this server supports (redirect, app, user_code, user_code_uri) (§2.5)"
     })
   }
   const interactionId = yield* crypto.randomToken(24)
@@ -69,6 +70,14 @@ export const startInteraction = Effect.fnUntraced(function*(input: StartInteract
     redirectSecretDigest = yield* crypto.digest(secret)
     interact["redirect"] = `${config.endpoints.gnapInteract}/${input.grantId}/${secret}`
   }
+  let appSecretDigest: string | undefined
+  if (has("app")) {
+    // §3.3.2: the URI the client launches as an app; here an AS URL that leads to the same
+    // interaction as `redirect`, with its own secret (each mode is answered once, §3.3)
+    const secret = yield* crypto.randomToken(24)
+    appSecretDigest = yield* crypto.digest(secret)
+    interact["app"] = `${config.endpoints.gnapInteract}/${input.grantId}/${secret}`
+  }
   const userCode = has("user_code") || has("user_code_uri")
   if (userCode) {
     const issued = yield* UserCode.issue({ interactionId, kind: "gnap", clientId: input.clientId, expiresAt })
@@ -84,6 +93,6 @@ export const startInteraction = Effect.fnUntraced(function*(input: StartInteract
     interact["finish"] = asNonce
   }
   interact["expires_in"] = config.ttl.interaction
-  const state: InteractionState = { id: interactionId, redirectSecretDigest, userCode, asNonce, expiresAt }
+  const state: InteractionState = { id: interactionId, redirectSecretDigest, appSecretDigest, userCode, asNonce, expiresAt }
   return { state, interact }
 })

@@ -2,12 +2,14 @@
  * The authorization code grant, token request (RFC 6749 §4.1.3) with PKCE (RFC 7636 §4.5,
  * §4.6) and OpenID Connect ID tokens (OIDC Core §3.1.3).
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { InvalidGrant, InvalidRequest } from "../errors.js"
 import { optionalParam, requiredParam } from "../http/request.js"
 import { matchRedirectUri } from "../endpoints/authorize.js"
 import { AuthorizationCodeStore } from "../ports/AuthorizationCodeStore.js"
 import { base64url, Crypto } from "../ports/Crypto.js"
+import { Events } from "../ports/Events.js"
 import { parseClaimsRequest } from "../tokens/claims.js"
 import { issueGrantTokens } from "../tokens/grant_tokens.js"
 import { revokeGrant } from "../tokens/revoke_grant.js"
@@ -35,7 +37,8 @@ const handle = Effect.fnUntraced(function*({ client, params }: GrantContext) {
   const record = result.record
   if (result._tag === "AlreadyConsumed") {
     // RFC 6749 §4.1.2: a code used twice -> deny, and revoke the tokens issued from it
-    yield* revokeGrant(record.grantId, "code_replay")
+    yield* (yield* Events).emit({ type: "code.replayed", clientId: client.clientId, accountId: record.accountId, grantId: record.grantId })
+    yield* revokeGrant(record.grantId, "code_replay", record.clientId)
     return yield* new InvalidGrant({ description: "the authorization code was already used", detail: `replay of grant ${record.grantId}` })
   }
   // RFC 6749 §4.1.3: issued to this client

@@ -2,7 +2,7 @@
  * The client credentials grant (RFC 6749 §4.4): a confidential client asks for a token for
  * itself, no user involved. No refresh token (§4.4.3) and no OpenID Connect user scopes.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { GatehouseConfig, OIDC_SCOPES } from "../config.js"
 import { InvalidScope, UnauthorizedClient } from "../errors.js"
 import { optionalParam, splitList } from "../http/request.js"

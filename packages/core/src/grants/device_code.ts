@@ -4,7 +4,8 @@
  * or the code expired. Tokens as in authorization_code.ts: an access token, a refresh
  * token per policy, an ID token with `openid` (OIDC Core §3.1.3.3).
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import {
   AuthorizationPending,
   DeviceAccessDenied,

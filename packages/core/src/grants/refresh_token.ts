@@ -3,7 +3,8 @@
  * §4.14.2): every use consumes the presented token and issues its successor in the same
  * family; presenting a consumed token again revokes the whole family and its access tokens.
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { GatehouseConfig } from "../config.js"
 import { InvalidGrant, InvalidScope, InvalidTarget } from "../errors.js"
 import { optionalParam, requiredParam, splitList } from "../http/request.js"
@@ -93,7 +94,13 @@ const handle = Effect.fnUntraced(function*({ client, params }: GrantContext) {
     case "Reused":
       // RFC 9700 §4.14.2: a consumed token presented again means one of two parties holds a
       // stolen copy: revoke the family (the live successor too) and its access tokens.
-      yield* revokeGrant(result.previous.grantId, "refresh_token_reuse")
+      yield* (yield* Events).emit({
+        type: "refresh_token.reused",
+        clientId: result.previous.clientId,
+        accountId: result.previous.accountId,
+        grantId: result.previous.grantId
+      })
+      yield* revokeGrant(result.previous.grantId, "refresh_token_reuse", result.previous.clientId)
       return yield* new InvalidGrant({
         description: "the refresh token was already used; the grant has been revoked",
         detail: `reuse in grant ${result.previous.grantId}`

@@ -3,10 +3,11 @@
  * parameters, validate, consume the single-use thing atomically, issue tokens. The token
  * endpoint only parses, authenticates the client and renders (RFC 6749 §3.2).
  */
-import type { Effect } from "effect"
+import type * as Effect from "effect/Effect"
 import type { ProtocolError } from "../errors.js"
 import type { Params } from "../http/request.js"
 import type { ClientRecord } from "../ports/ClientStore.js"
+import type { IncomingRequest } from "../http/incoming.js"
 
 /** RFC 6749 §5.1 successful response body. */
 export interface TokenResponse {
@@ -23,7 +24,7 @@ export interface TokenResponse {
 export interface GrantContext {
   readonly client: ClientRecord
   readonly params: Params
-  readonly request: Request
+  readonly request: IncomingRequest
 }
 
 export interface GrantHandler<R> {

@@ -1,15 +1,19 @@
 /**
  * Reading untrusted HTTP input: bodies with a size limit, form parameters with the
- * RFC 6749 §3.1 / §3.2 "MUST NOT be included more than once" rule, cookies, Basic auth.
+ * RFC 6749 §3.1 / §3.2 "MUST NOT be included more than once" rule, cookies, Basic auth, and
+ * the request limits (config `limits`): parameter count and length, JSON depth and size,
+ * header field size.
  */
-import { Effect } from "effect"
-import { InvalidClient, InvalidRequest, PayloadTooLarge } from "../errors.js"
+import * as Effect from "effect/Effect"
+import type { RequestLimits } from "../config.js"
+import { HeaderFieldsTooLarge, InvalidClient, InvalidRequest, PayloadTooLarge } from "../errors.js"
+import type { IncomingRequest, RequestHeaders } from "./incoming.js"
 
 /** Parsed parameters: every value of every name, in order. */
 export type Params = ReadonlyMap<string, ReadonlyArray<string>>
 
 export interface ParsedRequest {
-  readonly request: Request
+  readonly request: IncomingRequest
   readonly url: URL
   readonly method: string
   /** query (GET) or body (POST form) parameters, as the endpoint asked for */
@@ -17,18 +21,43 @@ export interface ParsedRequest {
   readonly cookies: ReadonlyMap<string, string>
 }
 
-const MAX_PARAMS = 200
-const MAX_PARAM_LENGTH = 8192
+/** The limits `readForm` / `queryParams` / `readJsonObject` apply; a number is a body limit with the default rest. */
+export type BodyLimits = Pick<RequestLimits, "maxBodyBytes"> & Partial<RequestLimits>
 
-const toParams = (search: URLSearchParams): Effect.Effect<Params, InvalidRequest> => {
+/** The defaults of config `limits` (config.ts resolves the same values). */
+export const DEFAULT_LIMITS: RequestLimits = {
+  maxBodyBytes: 64 * 1024,
+  maxParams: 200,
+  maxParamLength: 8192,
+  maxHeaderBytes: 16 * 1024,
+  maxHeaderValueBytes: 8 * 1024,
+  maxJsonDepth: 32,
+  maxJsonMembers: 1000
+}
+
+/** Parameter names are short in every spec Gatehouse implements. */
+const MAX_PARAM_NAME_LENGTH = 256
+
+const limitsOf = (limits: number | BodyLimits): BodyLimits => (typeof limits === "number" ? { maxBodyBytes: limits } : limits)
+
+const toParams = (search: URLSearchParams, limits: Partial<RequestLimits> = DEFAULT_LIMITS): Effect.Effect<Params, InvalidRequest> => {
+  const maxParams = limits.maxParams ?? DEFAULT_LIMITS.maxParams
+  const maxLength = limits.maxParamLength ?? DEFAULT_LIMITS.maxParamLength
   const params = new Map<string, Array<string>>()
   let count = 0
   for (const [key, value] of search) {
-    if (++count > MAX_PARAMS) {
-      return Effect.fail(new InvalidRequest({ description: `too many parameters (more than ${MAX_PARAMS})` }))
+    if (++count > maxParams) {
+      return Effect.fail(new InvalidRequest({ description: `too many parameters (more than ${maxParams})` }))
     }
-    if (value.length > MAX_PARAM_LENGTH || key.length > 256) {
-      return Effect.fail(new InvalidRequest({ description: `parameter "${key.slice(0, 64)}" is too long` }))
+    if (value.length > maxLength) {
+      return Effect.fail(new InvalidRequest({ description: `parameter "${key.slice(0, 64)}" is too long (more than ${maxLength} characters)` }))
+    }
+    if (key.length > MAX_PARAM_NAME_LENGTH) {
+      return Effect.fail(new InvalidRequest({ description: `parameter name "${key.slice(0, 64)}…" is too long (more than ${MAX_PARAM_NAME_LENGTH} characters)` }))
+    }
+    // RFC 6749 Appendix A: no parameter value or name holds U+0000 (nor can a Postgres text column)
+    if (value.includes("\0") || key.includes("\0")) {
+      return Effect.fail(new InvalidRequest({ description: `parameter "${key.slice(0, 64).replace(/\0/g, "")}" contains a NUL character` }))
     }
     const list = params.get(key)
     if (list) list.push(value)
@@ -86,7 +115,9 @@ const decodeBody = (maxBytes: number) => (bytes: Uint8Array | typeof TOO_LARGE):
  * RFC 9113 §8.1.1), and the length is checked again after. Without one (chunked), the
  * stream is read with a running count and cancelled past the limit.
  */
-export const readBody = (request: Request, maxBytes: number): Effect.Effect<string, PayloadTooLarge | InvalidRequest> => {
+export const readBody = (request: IncomingRequest, maxBytes: number): Effect.Effect<string, PayloadTooLarge | InvalidRequest> => {
+  // read by the adapter, within its limit: checked again here, decoded without a promise
+  if (request.bodyBytes !== undefined) return decodeBody(maxBytes)(request.bodyBytes)
   const declared = request.headers.get("content-length")
   if (declared !== null && /^[0-9]+$/.test(declared)) {
     if (Number(declared) > maxBytes) return Effect.fail(tooLarge(maxBytes))
@@ -101,24 +132,77 @@ export const readBody = (request: Request, maxBytes: number): Effect.Effect<stri
   return Effect.flatMap(Effect.tryPromise({ try: () => readLimited(body, maxBytes), catch: unreadable }), decodeBody(maxBytes))
 }
 
-const mediaType = (request: Request) => (request.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase()
+const mediaType = (request: IncomingRequest) => (request.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase()
 
-/** RFC 6749 §3.2: POST with `application/x-www-form-urlencoded`. */
-export const readForm = (request: Request, maxBytes: number): Effect.Effect<Params, InvalidRequest | PayloadTooLarge> =>
-  mediaType(request) !== "application/x-www-form-urlencoded"
+/**
+ * RFC 6749 §3.2: POST with `application/x-www-form-urlencoded`, within the body, parameter
+ * count and parameter length limits.
+ */
+export const readForm = (request: IncomingRequest, limits: number | BodyLimits): Effect.Effect<Params, InvalidRequest | PayloadTooLarge> => {
+  const l = limitsOf(limits)
+  return mediaType(request) !== "application/x-www-form-urlencoded"
     ? Effect.fail(new InvalidRequest({ description: "the request body must be application/x-www-form-urlencoded" }))
-    : Effect.flatMap(readBody(request, maxBytes), (text) => toParams(new URLSearchParams(text)))
+    : Effect.flatMap(readBody(request, l.maxBodyBytes), (text) => toParams(new URLSearchParams(text), l))
+}
 
-/** A JSON object body (RFC 7591 registration). */
+/**
+ * The shape limits of a parsed JSON body: nesting depth (the root object is depth 1) and
+ * object members plus array elements in total. Walks at most `maxJsonMembers` values and
+ * `maxJsonDepth` levels, so the check itself is bounded.
+ */
+export const checkJsonShape = (value: unknown, limits: Partial<RequestLimits> = DEFAULT_LIMITS): InvalidRequest | undefined => {
+  const maxDepth = limits.maxJsonDepth ?? DEFAULT_LIMITS.maxJsonDepth
+  const maxMembers = limits.maxJsonMembers ?? DEFAULT_LIMITS.maxJsonMembers
+  let members = 0
+  let tooDeep = false
+  let nul = false
+  const walk = (v: unknown, depth: number): boolean => {
+    if (typeof v === "string") {
+      // U+0000 is in no registration or GNAP value, and no text column holds it
+      if (v.includes("\0")) nul = true
+      return !nul
+    }
+    if (typeof v !== "object" || v === null) return true
+    if (depth > maxDepth) {
+      tooDeep = true
+      return false
+    }
+    if (!Array.isArray(v) && Object.keys(v).some((k) => k.includes("\0"))) {
+      nul = true
+      return false
+    }
+    const children: ReadonlyArray<unknown> = Array.isArray(v) ? v : Object.values(v)
+    members += children.length
+    if (members > maxMembers) return false
+    for (const child of children) {
+      if (!walk(child, depth + 1)) return false
+    }
+    return true
+  }
+  if (walk(value, 1)) return undefined
+  if (nul) return new InvalidRequest({ description: "the JSON body contains a NUL character (U+0000)" })
+  return tooDeep
+    ? new InvalidRequest({ description: `the JSON body is nested too deeply (more than ${maxDepth} levels)` })
+    : new InvalidRequest({ description: `the JSON body has too many members (more than ${maxMembers})` })
+}
+
+/** `value` when within the JSON shape limits (`checkJsonShape`), else `invalid_request`. */
+export const jsonWithinLimits = <A>(value: A, limits: Partial<RequestLimits>): Effect.Effect<A, InvalidRequest> => {
+  const refused = checkJsonShape(value, limits)
+  return refused === undefined ? Effect.succeed(value) : Effect.fail(refused)
+}
+
+/** A JSON object body (RFC 7591 registration), within the body size and JSON shape limits. */
 export const readJsonObject = (
-  request: Request,
-  maxBytes: number
+  request: IncomingRequest,
+  limits: number | BodyLimits
 ): Effect.Effect<Record<string, unknown>, InvalidRequest | PayloadTooLarge> =>
   Effect.gen(function*() {
+    const l = limitsOf(limits)
     if (mediaType(request) !== "application/json") {
       return yield* new InvalidRequest({ description: "the request body must be application/json" })
     }
-    const text = yield* readBody(request, maxBytes)
+    const text = yield* readBody(request, l.maxBodyBytes)
     let value: unknown
     try {
       value = JSON.parse(text)
@@ -128,10 +212,39 @@ export const readJsonObject = (
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
       return yield* new InvalidRequest({ description: "the request body must be a JSON object" })
     }
+    const refused = checkJsonShape(value, l)
+    if (refused !== undefined) return yield* refused
     return value as Record<string, unknown>
   })
 
-export const queryParams = (url: URL): Effect.Effect<Params, InvalidRequest> => toParams(url.searchParams)
+/** The query string's parameters, within the parameter count and length limits. */
+export const queryParams = (url: URL, limits?: Partial<RequestLimits>): Effect.Effect<Params, InvalidRequest> =>
+  toParams(url.searchParams, limits)
+
+/**
+ * Header field size (RFC 6585 §5, 431): one field's value over `maxHeaderValueBytes`
+ * (`Authorization`, `DPoP`, `Signature`, ...), or all fields over `maxHeaderBytes` (name +
+ * value + 4 per field, as `name: value\r\n` on the HTTP/1.1 wire). Header values are byte
+ * strings (one char per byte), so string length is byte length. Undefined when within.
+ */
+export const checkHeaderSize = (
+  headers: RequestHeaders,
+  limits: Pick<RequestLimits, "maxHeaderBytes" | "maxHeaderValueBytes">
+): HeaderFieldsTooLarge | undefined => {
+  let total = 0
+  for (const [name, value] of headers) {
+    if (value.length > limits.maxHeaderValueBytes) {
+      return new HeaderFieldsTooLarge({
+        description: `the ${name.slice(0, 64)} header field is larger than ${limits.maxHeaderValueBytes} bytes`
+      })
+    }
+    total += name.length + value.length + 4
+  }
+  if (total > limits.maxHeaderBytes) {
+    return new HeaderFieldsTooLarge({ description: `the request header fields are larger than ${limits.maxHeaderBytes} bytes in total` })
+  }
+  return undefined
+}
 
 /**
  * One parameter's value. RFC 6749 §3.1: "Request and response parameters MUST NOT be
@@ -156,7 +269,7 @@ export const requiredParam = (params: Params, name: string): Effect.Effect<strin
 export const splitList = (value: string | undefined): ReadonlyArray<string> =>
   value === undefined ? [] : [...new Set(value.split(" ").filter((s) => s.length > 0))]
 
-export const parseCookies = (request: Request): ReadonlyMap<string, string> => {
+export const parseCookies = (request: IncomingRequest): ReadonlyMap<string, string> => {
   const header = request.headers.get("cookie")
   const cookies = new Map<string, string>()
   if (!header) return cookies
@@ -184,7 +297,7 @@ export interface BasicCredentials {
  * RFC 6749 §2.3.1: HTTP Basic with client_id and secret each form-urlencoded (Appendix B)
  * before base64. Undefined when there is no Basic Authorization header.
  */
-export const parseBasicAuth = (request: Request): Effect.Effect<BasicCredentials | undefined, InvalidClient> => {
+export const parseBasicAuth = (request: IncomingRequest): Effect.Effect<BasicCredentials | undefined, InvalidClient> => {
   const header = request.headers.get("authorization")
   if (header === null) return Effect.succeed(undefined)
   const match = /^Basic[ ]+([A-Za-z0-9+/=_-]*)\s*$/i.exec(header)
@@ -199,14 +312,17 @@ export const parseBasicAuth = (request: Request): Effect.Effect<BasicCredentials
   }
   const colon = decoded.indexOf(":")
   if (colon < 0) return bad()
+  let clientId: string
+  let clientSecret: string
   try {
-    return Effect.succeed({
-      clientId: formDecode(decoded.slice(0, colon)),
-      clientSecret: formDecode(decoded.slice(colon + 1))
-    })
+    clientId = formDecode(decoded.slice(0, colon))
+    clientSecret = formDecode(decoded.slice(colon + 1))
   } catch {
     return bad()
   }
+  // RFC 6749 Appendix A.1, A.2: client_id and client_secret are VSCHAR, never U+0000
+  if (clientId.includes("\0") || clientSecret.includes("\0")) return bad()
+  return Effect.succeed({ clientId, clientSecret })
 }
 
 /** The bytes `atob` returns (one char per byte) read as UTF-8; throws on invalid UTF-8. */
@@ -229,7 +345,7 @@ const latin1ToUtf8 = (binary: string): string => {
 const formDecode = (s: string) => decodeURIComponent(s.includes("+") ? s.replace(/\+/g, " ") : s)
 
 /** RFC 6750 §2.1: the Bearer token from the Authorization header. */
-export const bearerToken = (request: Request): string | undefined => {
+export const bearerToken = (request: IncomingRequest): string | undefined => {
   const header = request.headers.get("authorization")
   if (header === null) return undefined
   const match = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(header)

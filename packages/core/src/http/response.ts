@@ -153,6 +153,8 @@ export const oauthErrorResponse = (error: ProtocolError): Response => {
     headers["www-authenticate"] = `${error.scheme} realm="gatehouse"`
   }
   if (error._tag === "MethodNotAllowed") headers["allow"] = error.allow.join(", ")
+  // RFC 6585 §4: a 429 may say how long to wait
+  if (error._tag === "ClientAuthRateLimited") headers["retry-after"] = String(error.retryAfter)
   return json({ error: errorCode(error), error_description: publicDescription(error) }, status, headers)
 }
 

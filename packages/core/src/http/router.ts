@@ -4,20 +4,26 @@
  * where redirecting would be unsafe). Nothing escapes as a 500 with a stack: defects are
  * logged and rendered as `server_error` without detail.
  */
-import { Cause, Effect } from "effect"
-import { isInternal, MethodNotAllowed, NotFound, type ProtocolError, ServerError } from "../errors.js"
-import { parseCookies } from "./request.js"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import type { RequestLimits } from "../config.js"
+import { InvalidRequest, isInternal, MethodNotAllowed, NotFound, type ProtocolError, ServerError } from "../errors.js"
+import { gnapErrorResponse } from "../gnap/response.js"
+import type { IncomingRequest } from "./incoming.js"
+import { checkHeaderSize, DEFAULT_LIMITS, parseCookies } from "./request.js"
 import { ACCEPTS_TEXT_RESPONSE, bearerErrorResponse, errorPage, oauthErrorResponse, toPlatformResponse } from "./response.js"
 
 export interface EndpointContext {
-  readonly request: Request
+  /** a Fetch `Request`, or an adapter's lighter request (http/incoming.ts) */
+  readonly request: IncomingRequest
   readonly url: URL
   readonly cookies: ReadonlyMap<string, string>
 }
 
 export type Endpoint<R> = (ctx: EndpointContext) => Effect.Effect<Response, ProtocolError, R>
 
-export type ErrorStyle = "oauth" | "bearer" | "page"
+/** RFC 6749 §5.2 JSON, RFC 6750 §3 challenge, HTML error page, or RFC 9635 §3.6 JSON. */
+export type ErrorStyle = "oauth" | "bearer" | "page" | "gnap"
 
 export interface Route<R> {
   readonly style: ErrorStyle
@@ -27,7 +33,13 @@ export interface Route<R> {
 }
 
 export const render = (style: ErrorStyle, error: ProtocolError): Response =>
-  style === "page" ? errorPage(error) : style === "bearer" ? bearerErrorResponse(error) : oauthErrorResponse(error)
+  style === "page"
+    ? errorPage(error)
+    : style === "bearer"
+    ? bearerErrorResponse(error)
+    : style === "gnap"
+    ? gnapErrorResponse(error)
+    : oauthErrorResponse(error)
 
 const withCors = (response: Response): Response => {
   if (!response.headers.has("access-control-allow-origin")) {
@@ -57,37 +69,44 @@ const pathOf = (href: string): string | undefined => {
   return href.slice(start, end)
 }
 
-/** `url` and `cookies` are parsed when an endpoint first reads them. */
-const endpointContext = (request: Request, href: string): EndpointContext => {
-  let url: URL | undefined
-  let cookies: ReadonlyMap<string, string> | undefined
-  return {
-    request,
-    get url() {
-      return (url ??= new URL(href))
-    },
-    get cookies() {
-      return (cookies ??= parseCookies(request))
-    }
+/**
+ * `url` and `cookies` are parsed when an endpoint first reads them. A class: an object
+ * literal with accessors costs V8 a slow-mode object per request.
+ */
+class LazyEndpointContext implements EndpointContext {
+  private parsedUrl: URL | undefined
+  private parsedCookies: ReadonlyMap<string, string> | undefined
+  constructor(readonly request: IncomingRequest, private readonly href: string) {}
+  get url(): URL {
+    return (this.parsedUrl ??= new URL(this.href))
+  }
+  get cookies(): ReadonlyMap<string, string> {
+    return (this.parsedCookies ??= parseCookies(this.request))
   }
 }
+const endpointContext = (request: IncomingRequest, href: string): EndpointContext => new LazyEndpointContext(request, href)
+
+/** The limits the router checks itself, once per request (body and parameter limits are the endpoints'). */
+export type HeaderLimits = Pick<RequestLimits, "maxHeaderBytes" | "maxHeaderValueBytes">
 
 /**
  * Build the request handler effect for a route table. Unknown paths give 404 `not_found`
- * JSON; wrong methods 405 with `Allow`.
+ * JSON; wrong methods 405 with `Allow`; oversized header fields 431 (config `limits`).
  */
 export const makeRouter = <R>(
   routes: ReadonlyMap<string, Route<R>>,
   /** routes matched by path prefix ("/register/" for RFC 7592 client configuration URLs) */
-  prefixRoutes: ReadonlyArray<readonly [string, Route<R>]> = []
+  prefixRoutes: ReadonlyArray<readonly [string, Route<R>]> = [],
+  limits: HeaderLimits = DEFAULT_LIMITS
 ) =>
-(request: Request): Effect.Effect<Response, never, R> => Effect.map(dispatch(routes, prefixRoutes, request), finish(request))
+(request: IncomingRequest): Effect.Effect<Response, never, R> =>
+  Effect.map(dispatch(routes, prefixRoutes, request, limits), finish(request))
 
 /**
  * What leaves the router: a plain `Response`, unless the adapter that made the request
  * reads text responses itself (`ACCEPTS_TEXT_RESPONSE`, see http/response.ts).
  */
-const finish = (request: Request) =>
+const finish = (request: IncomingRequest) =>
   (request as { [ACCEPTS_TEXT_RESPONSE]?: unknown })[ACCEPTS_TEXT_RESPONSE] === true
     ? (response: Response) => response
     : toPlatformResponse
@@ -95,7 +114,8 @@ const finish = (request: Request) =>
 const dispatch = <R>(
   routes: ReadonlyMap<string, Route<R>>,
   prefixRoutes: ReadonlyArray<readonly [string, Route<R>]>,
-  request: Request
+  request: IncomingRequest,
+  limits: HeaderLimits
 ): Effect.Effect<Response, never, R> => {
   const href = request.url
   const path = pathOf(href)
@@ -104,6 +124,16 @@ const dispatch = <R>(
   const route = routes.get(pathname) ?? prefixRoutes.find(([prefix]) => pathname.startsWith(prefix))?.[1]
   if (!route) {
     return Effect.succeed(oauthErrorResponse(new NotFound({ description: `no endpoint at ${pathname.slice(0, 200)}` })))
+  }
+  // RFC 6585 §5: header fields too large, answered in the endpoint's own error format; and
+  // no U+0000 in the URL (path ids, query values): no OAuth or GNAP value may hold one
+  // (RFC 6749 Appendix A: VSCHAR / NQCHAR / UNICODECHARNOCRLF all exclude it), and a text
+  // column cannot (Postgres refuses it in any text parameter)
+  const refused = checkHeaderSize(request.headers, limits) ??
+    (href.includes("%00") ? new InvalidRequest({ description: "the request URL contains a NUL character (%00)" }) : undefined)
+  if (refused !== undefined) {
+    const response = render(route.style, refused)
+    return Effect.succeed(route.cors ? withCors(response) : response)
   }
   const method = request.method.toUpperCase()
   if (route.cors && method === "OPTIONS" && !route.methods.OPTIONS) {

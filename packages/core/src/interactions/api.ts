@@ -3,7 +3,8 @@
  * `details` -> (`authenticate`) -> `complete` | `deny`, each a compare-and-set on the
  * interaction's state so a replayed or concurrent call cannot complete it twice.
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { Clients } from "../clients.js"
 import { GatehouseConfig, type ResolvedConfig } from "../config.js"
 import { InvalidRequest } from "../errors.js"

@@ -3,7 +3,8 @@
  * while the user signs in and consents, and the issuing of the authorization response
  * (RFC 6749 §4.1.2, RFC 9207 `iss`, OAuth 2.0 Form Post Response Mode).
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { GatehouseConfig } from "../config.js"
 import type { ProtocolError } from "../errors.js"
 import { errorCode, publicDescription } from "../errors.js"
@@ -58,7 +59,7 @@ export const respondError = (
   headers: Array<[string, string]> = []
 ) =>
   Effect.gen(function*() {
-    yield* (yield* Events).emit({ type: "authorization.denied", clientId: request.clientId, error: errorCode(error) })
+    yield* (yield* Events).emit({ type: "authorization.denied", flow: "authorize", clientId: request.clientId, error: errorCode(error) })
     return yield* respond(request, { error: errorCode(error), error_description: publicDescription(error) }, headers)
   })
 
@@ -85,9 +86,10 @@ export const issueCode = Effect.fnUntraced(function*(
   const codes = yield* AuthorizationCodeStore
   const now = yield* Clock.currentTimeMillis
   const code = yield* crypto.randomToken(32)
+  const grantId = yield* crypto.randomToken(16)
   yield* codes.save({
     codeDigest: yield* crypto.digest(code),
-    grantId: yield* crypto.randomToken(16),
+    grantId,
     clientId: request.clientId,
     accountId: authorization.accountId,
     redirectUri: request.redirectUri,
@@ -105,7 +107,9 @@ export const issueCode = Effect.fnUntraced(function*(
   })
   yield* (yield* Events).emit({
     type: "authorization.granted",
+    flow: "authorize",
     clientId: request.clientId,
+    grantId,
     accountId: authorization.accountId,
     scope: authorization.scope
   })

@@ -3,7 +3,8 @@
  * tokens, of the `jti` for JWTs. They back introspection (RFC 7662) and revocation
  * (RFC 7009) of both formats.
  */
-import { Context, type Effect } from "effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
 import type { StorageError } from "../errors.js"
 
 export interface AccessTokenRecord {

@@ -1,5 +1,6 @@
 /** The host app's users. Gatehouse never stores them. */
-import { Context, type Effect } from "effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
 import type { StorageError } from "../errors.js"
 
 /** OIDC Core §5.1 standard claims, plus anything else the host returns. */

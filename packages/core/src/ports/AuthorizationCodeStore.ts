@@ -3,7 +3,8 @@
  * until it expires, so that a replay is recognised and the tokens issued from it revoked
  * (RFC 6749 §4.1.2: a code used twice is denied and the tokens issued from it revoked).
  */
-import { Context, type Effect } from "effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
 import type { StorageError } from "../errors.js"
 
 export interface AuthorizationCodeRecord {

@@ -2,7 +2,8 @@
  * Registered clients (static config, RFC 7591 registration, RFC 7592 management).
  * Secrets and registration access tokens are stored only as digests (see `Crypto.digest`).
  */
-import { Context, type Effect } from "effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
 import type { StorageError } from "../errors.js"
 import type { ClientMetadata } from "../schema/client.js"
 

@@ -14,29 +14,47 @@
  * Both produce identical values: SHA-256 digests of high-entropy values, base64url, and
  * RFC 7518 signatures (ECDSA as R || S, §3.4; RSASSA-PSS with a 32-byte salt, §3.5).
  */
-import { Context, Effect, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type { SigningAlg } from "../config.js"
 import { ServerError } from "../errors.js"
 
 const encoder = new TextEncoder()
 
-const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+/** RFC 4648 §5 alphabet, as ASCII codes */
+const ALPHABET = new TextEncoder().encode("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+/** ASCII bytes -> string, in one native call */
+const ascii = new TextDecoder("latin1")
+/** scratch space for the encoded characters (the encoding is synchronous: never shared) */
+let scratch = new Uint8Array(512)
 
-/** base64url without padding (RFC 4648 §5). */
+/**
+ * base64url without padding (RFC 4648 §5). The characters are written as bytes and decoded
+ * once: a flat string (no rope of concatenations kept alive by every stored token id), two
+ * to four times faster than concatenating them.
+ */
 export const base64url = (bytes: Uint8Array): string => {
-  let out = ""
   const n = bytes.length
+  const length = Math.ceil((n * 4) / 3)
+  if (scratch.length < length) scratch = new Uint8Array(length * 2)
+  const out = scratch
+  let o = 0
   let i = 0
   for (; i + 2 < n; i += 3) {
     const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!
-    out += ALPHABET[v >>> 18]! + ALPHABET[(v >>> 12) & 63]! + ALPHABET[(v >>> 6) & 63]! + ALPHABET[v & 63]!
+    out[o++] = ALPHABET[v >>> 18]!
+    out[o++] = ALPHABET[(v >>> 12) & 63]!
+    out[o++] = ALPHABET[(v >>> 6) & 63]!
+    out[o++] = ALPHABET[v & 63]!
   }
   if (i < n) {
     const v = (bytes[i]! << 16) | ((i + 1 < n ? bytes[i + 1]! : 0) << 8)
-    out += ALPHABET[v >>> 18]! + ALPHABET[(v >>> 12) & 63]!
-    if (i + 1 < n) out += ALPHABET[(v >>> 6) & 63]!
+    out[o++] = ALPHABET[v >>> 18]!
+    out[o++] = ALPHABET[(v >>> 12) & 63]!
+    if (i + 1 < n) out[o++] = ALPHABET[(v >>> 6) & 63]!
   }
-  return out
+  return ascii.decode(out.subarray(0, o))
 }
 
 /** Bytes of an unpadded base64url string (RFC 4648 §5), or undefined when it is not one. */

@@ -8,7 +8,8 @@
  * `pending` -> (`deny`) `denied`. Each move is a compare-and-set that holds across
  * processes; a consumed record is kept until it expires so a replay is recognised.
  */
-import { Context, type Effect } from "effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
 import type { StorageError } from "../errors.js"
 
 export type DeviceCodeState = "pending" | "authorized" | "denied" | "consumed"

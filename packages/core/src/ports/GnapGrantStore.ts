@@ -10,7 +10,8 @@
  *
  * Tokens and references are stored only as digests.
  */
-import { Context, type Effect } from "effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
 import type { StorageError } from "../errors.js"
 
 /** RFC 9635 §1.5 grant states. */

@@ -3,7 +3,8 @@
  * scopes; and browser sessions at the AS (OIDC `auth_time`, `prompt=none`, `max_age`).
  * GNAP grants live here too once GNAP lands.
  */
-import { Context, type Effect } from "effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
 import type { StorageError } from "../errors.js"
 
 export interface ConsentRecord {

@@ -2,7 +2,8 @@
  * Pending user interactions (login, consent; later user-code entry and GNAP) handed to
  * the host app and back. The payload is opaque JSON owned by the workflow that created it.
  */
-import { Context, type Effect } from "effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
 import type { StorageError } from "../errors.js"
 
 export type InteractionState = "pending" | "authenticated" | "completed" | "denied" | "consumed"

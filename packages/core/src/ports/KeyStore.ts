@@ -3,7 +3,8 @@
  * published until tokens signed with it have expired. Implementations encrypt `privateJwk`
  * at rest.
  */
-import { Context, type Effect } from "effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
 import type { StorageError } from "../errors.js"
 
 export type KeyStatus = "current" | "next" | "retired"

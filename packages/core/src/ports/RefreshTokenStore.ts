@@ -2,7 +2,8 @@
  * Refresh tokens, stored by digest, grouped in families (one family per grant).
  * Rotation with reuse detection: RFC 9700 §4.14.2.
  */
-import { Context, type Effect } from "effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
 import type { StorageError } from "../errors.js"
 
 export interface RefreshTokenRecord {

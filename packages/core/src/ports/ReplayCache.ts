@@ -1,5 +1,6 @@
 /** One-time values (`jti` of private_key_jwt assertions, DPoP proofs, GNAP nonces). */
-import { Context, type Effect } from "effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
 import type { StorageError } from "../errors.js"
 
 export class ReplayCache extends Context.Service<ReplayCache, {

@@ -2,7 +2,7 @@
  * Client metadata (RFC 7591 §2, OIDC Registration §2), as stored after validation with
  * defaults applied. Decoding untrusted registration requests lives in endpoints/register.ts.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 export const TokenEndpointAuthMethod = Schema.Literals([
   "client_secret_basic",

@@ -3,7 +3,8 @@
  * server default, the client and the requested resource (RFC 8707). Either way a record
  * keyed by digest (of the value, or of the `jti`) backs introspection and revocation.
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { GatehouseConfig, type ResolvedConfig } from "../config.js"
 import { InvalidTarget } from "../errors.js"
 import { type AccessTokenRecord, AccessTokenStore } from "../ports/AccessTokenStore.js"

@@ -3,7 +3,7 @@
  * for the granted resources, a refresh token per policy (OIDC Core §11), an ID token when
  * `openid` was granted (OIDC Core §3.1.3.3), and the `token.issued` event.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { GatehouseConfig } from "../config.js"
 import { InvalidTarget } from "../errors.js"
 import type { ClientRecord } from "../ports/ClientStore.js"

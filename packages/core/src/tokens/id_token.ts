@@ -2,7 +2,8 @@
  * ID tokens (OIDC Core §2, §3.1.3.6). Signed with the client's
  * `id_token_signed_response_alg` (default RS256, OIDC Registration §2).
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { GatehouseConfig, type SigningAlg } from "../config.js"
 import { InvalidClientMetadata } from "../errors.js"
 import { Accounts, type Claims } from "../ports/Accounts.js"

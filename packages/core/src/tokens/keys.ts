@@ -5,7 +5,11 @@
  * JWTs are signed here as JWS Compact Serialization (RFC 7515 §7.1) with the `Crypto` port's
  * signature, so a runtime with synchronous signatures (Node) signs without a thread hop.
  */
-import { Clock, Context, Effect, Layer, Ref } from "effect"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
 import * as jose from "jose"
 import { GatehouseConfig, type SigningAlg } from "../config.js"
 import { ServerError, type StorageError } from "../errors.js"
@@ -27,6 +31,47 @@ interface Loaded {
   readonly localSet: ReturnType<typeof jose.createLocalJWKSet>
   /** kid -> public key of every published key (current, next, retired), for `verifyOwn` */
   readonly publicKeys: ReadonlyMap<string, { readonly alg: SigningAlg; readonly key: CryptoKey }>
+  /** `verifyOwn`'s verified tokens under this key set: a new key set starts empty (see `VerifiedCache`) */
+  readonly verified: VerifiedCache
+}
+
+/** How many verified JWSs `verifyOwn` remembers (least recently used dropped first). */
+const VERIFIED_CACHE_SIZE = 10_000
+
+interface Verified {
+  /** the protected header's `typ`, checked against each caller's list */
+  readonly typ: unknown
+  readonly payload: Record<string, unknown>
+  /** the payload's `exp`, ms: the entry is dropped at the token's expiry */
+  readonly expiresAt: number
+}
+
+/**
+ * The JWSs `verifyOwn` verified, keyed by the SHA-256 of the whole token (no token kept in
+ * memory), until the token's `exp`; bounded LRU. Only the signature check is remembered: the
+ * callers still check the claims and look the record up (revocation) on every request.
+ * Belongs to one loaded key set, so a key reload or rotation drops it.
+ */
+class VerifiedCache {
+  private readonly entries = new Map<string, Verified>()
+  get(digest: string, now: number): Verified | undefined {
+    const entry = this.entries.get(digest)
+    if (entry === undefined) return undefined
+    this.entries.delete(digest)
+    if (entry.expiresAt <= now) return undefined
+    this.entries.set(digest, entry)
+    return entry
+  }
+  set(digest: string, entry: Verified): void {
+    if (this.entries.size >= VERIFIED_CACHE_SIZE) this.entries.delete(this.entries.keys().next().value!)
+    this.entries.set(digest, entry)
+  }
+}
+
+/** A payload shared by cache hits: frozen, with its arrays and objects (`aud`, `amr`, `cnf`). */
+const frozenPayload = (payload: Record<string, unknown>): Record<string, unknown> => {
+  for (const value of Object.values(payload)) if (typeof value === "object" && value !== null) Object.freeze(value)
+  return Object.freeze(payload)
 }
 
 /** How long a process trusts its cached key set before re-reading the store (rotation by another process). */
@@ -86,7 +131,15 @@ const load = (records: ReadonlyArray<KeyRecord>, now: number) =>
       for (const r of records) {
         publicKeys.set(r.kid, { alg: r.alg as SigningAlg, key: await jose.importJWK(JSON.parse(r.publicJwk) as jose.JWK, r.alg) as CryptoKey })
       }
-      return { loadedAt: now, records, current, jwks, localSet: jose.createLocalJWKSet(jwks as jose.JSONWebKeySet), publicKeys }
+      return {
+        loadedAt: now,
+        records,
+        current,
+        jwks,
+        localSet: jose.createLocalJWKSet(jwks as jose.JSONWebKeySet),
+        publicKeys,
+        verified: new VerifiedCache()
+      }
     },
     catch: (cause) => new ServerError({ detail: "stored signing keys could not be imported", cause })
   })
@@ -139,8 +192,9 @@ export class Keys extends Context.Service<Keys, {
 
       const reload = (t: number) =>
         Effect.flatMap(store.list(), (records) => load(records, t)).pipe(Effect.tap((reloaded) => Ref.set(state, reloaded)))
-      const fresh = Effect.flatMap(Clock.currentTimeMillis, (t) =>
-        Effect.flatMap(Ref.get(state), (loaded) => (t - loaded.loadedAt < RELOAD_AFTER_MS ? Effect.succeed(loaded) : reload(t))))
+      const freshAt = (t: number) =>
+        Effect.flatMap(Ref.get(state), (loaded) => (t - loaded.loadedAt < RELOAD_AFTER_MS ? Effect.succeed(loaded) : reload(t)))
+      const fresh = Effect.flatMap(Clock.currentTimeMillis, freshAt)
 
       // the encoded protected header per (alg, typ, kid): the same string for every token
       const headers = new Map<string, string>()
@@ -174,20 +228,35 @@ export class Keys extends Context.Service<Keys, {
       })
 
       const verifyOwn = (jws: string, typ: ReadonlyArray<string>) =>
-        Effect.flatMap(fresh, (loaded) => {
-          const parts = jws.split(".")
-          if (parts.length !== 3) return Effect.succeed(undefined)
-          const header = jsonObject(parts[0]!)
-          if (header === undefined || header["crit"] !== undefined || typeof header["kid"] !== "string") return Effect.succeed(undefined)
-          if (!typ.includes(header["typ"] as string)) return Effect.succeed(undefined)
-          const entry = loaded.publicKeys.get(header["kid"])
-          const signature = base64urlDecode(parts[2]!)
-          if (entry === undefined || entry.alg !== header["alg"] || signature === undefined) return Effect.succeed(undefined)
-          return Effect.map(
-            crypto.verify(entry.alg, entry.key, encoder.encode(`${parts[0]}.${parts[1]}`), signature),
-            (valid) => (valid ? jsonObject(parts[1]!) : undefined)
-          )
-        })
+        Effect.flatMap(Clock.currentTimeMillis, (t) =>
+          Effect.flatMap(freshAt(t), (loaded) =>
+            Effect.flatMap(crypto.digest(jws), (digest) => {
+              // verified before under this key set, not yet expired: the same answer without
+              // the signature check (an ES256 verification is the dearest step of introspection)
+              const hit = loaded.verified.get(digest, t)
+              if (hit !== undefined) return Effect.succeed(typ.includes(hit.typ as string) ? hit.payload : undefined)
+              const parts = jws.split(".")
+              if (parts.length !== 3) return Effect.succeed(undefined)
+              const header = jsonObject(parts[0]!)
+              if (header === undefined || header["crit"] !== undefined || typeof header["kid"] !== "string") return Effect.succeed(undefined)
+              if (!typ.includes(header["typ"] as string)) return Effect.succeed(undefined)
+              const entry = loaded.publicKeys.get(header["kid"])
+              const signature = base64urlDecode(parts[2]!)
+              if (entry === undefined || entry.alg !== header["alg"] || signature === undefined) return Effect.succeed(undefined)
+              return Effect.map(
+                crypto.verify(entry.alg, entry.key, encoder.encode(`${parts[0]}.${parts[1]}`), signature),
+                (valid) => {
+                  const payload = valid ? jsonObject(parts[1]!) : undefined
+                  if (payload === undefined) return undefined
+                  const exp = payload["exp"]
+                  // RFC 7519 §4.1.4: remembered until `exp` only; a token without one is checked every time
+                  if (typeof exp !== "number" || !Number.isFinite(exp)) return payload
+                  const frozen = frozenPayload(payload)
+                  if (exp * 1000 > t) loaded.verified.set(digest, { typ: header["typ"], payload: frozen, expiresAt: exp * 1000 })
+                  return frozen
+                }
+              )
+            })))
 
       const rotate = Effect.fnUntraced(function*(alg: SigningAlg) {
         const t = yield* Clock.currentTimeMillis

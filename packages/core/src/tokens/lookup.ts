@@ -4,7 +4,8 @@
  * found by digest of the value (opaque) or of `jti:<jti>` (JWT, signature checked first, see
  * tokens/access_token.ts); refresh tokens by digest of the value.
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import type * as jose from "jose"
 import { GatehouseConfig } from "../config.js"
 import type { ServerError, StorageError } from "../errors.js"

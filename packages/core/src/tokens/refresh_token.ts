@@ -3,7 +3,8 @@
  * on every use (RFC 9700 §4.14.2). Issued only for `offline_access` (OIDC Core §11) or to
  * clients allowed the `refresh_token` grant.
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { GatehouseConfig } from "../config.js"
 import { Crypto } from "../ports/Crypto.js"
 import { type RefreshTokenRecord, RefreshTokenStore } from "../ports/RefreshTokenStore.js"

@@ -7,7 +7,8 @@
  * step that holds across processes: `reserve` (one live code per digest), `claim` (one
  * browser enters a code, once), `countFailure` (a counter nobody can race past).
  */
-import { Context, type Effect } from "effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
 import type { StorageError } from "../errors.js"
 
 export interface UserCodeRecord {

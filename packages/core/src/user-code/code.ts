@@ -4,7 +4,7 @@
  * words; no digits, so no 0/O or 1/I confusion), about 34.6 bits, shown as `XXXX-XXXX`.
  * Entry is case-insensitive and ignores dashes, spaces and other separators.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { Crypto } from "../ports/Crypto.js"
 
 /** RFC 8628 §6.1: the base-20 character set. */

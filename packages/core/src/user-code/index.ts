@@ -17,15 +17,18 @@
  * (`config.userCode.maxFailures` per `failureWindow`) counted in storage, so it holds across
  * processes and under concurrent guesses (RFC 8628 §5.1, RFC 9635 §4.1.2).
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { GatehouseConfig, type ResolvedConfig } from "../config.js"
 import { ServerError, type StorageError } from "../errors.js"
 import { parseCookies } from "../http/request.js"
 import { setCookie } from "../http/response.js"
 import { Crypto } from "../ports/Crypto.js"
+import { Events } from "../ports/Events.js"
 import { type InteractionRecord, type InteractionState, InteractionStore } from "../ports/InteractionStore.js"
 import { format, generate, normalize } from "./code.js"
 import { UserCodeStore } from "./UserCodeStore.js"
+import type { IncomingRequest } from "../http/incoming.js"
 
 export { ALPHABET, format, generate, LENGTH, normalize } from "./code.js"
 export {
@@ -167,6 +170,17 @@ export type SubmitResult =
 const MAX_KEYS = 4
 const OPEN: ReadonlyArray<InteractionState> = ["pending", "authenticated"]
 
+/** The audit event of a typed code (RFC 8628 §5.1: every guess and every spent budget is on record). */
+const auditSubmission = (result: SubmitResult) =>
+  Effect.flatMap(Events, (events) =>
+    events.emit(
+      result._tag === "Accepted"
+        ? { type: "user_code.accepted", clientId: result.clientId, kind: result.kind }
+        : result._tag === "Rejected"
+        ? { type: "user_code.rejected", reason: result.reason, attemptsLeft: result.attemptsLeft }
+        : { type: "user_code.too_many_attempts", retryAfter: result.retryAfter }
+    ))
+
 /**
  * What a person typed on the code entry page. Every well-formed attempt is counted as a
  * failure for each attempt key BEFORE the code is looked up (so concurrent guesses cannot
@@ -237,7 +251,7 @@ export const submit = Effect.fn("UserCode.submit")(function*(
       return yield* accepted(record, binding)
     }
   }
-})
+}, Effect.tap(auditSubmission))
 
 // ---- the page-facing form (Promise API: `gatehouse.userCodes.submit`) ---------------------
 
@@ -249,7 +263,7 @@ export interface UserCodeSubmitOptions {
    */
   readonly attemptKeys: ReadonlyArray<string>
   /** The page's request: its cookies let the browser that already entered a code return to it. */
-  readonly request?: Request | undefined
+  readonly request?: IncomingRequest | undefined
 }
 
 /** What became of a typed user code. */

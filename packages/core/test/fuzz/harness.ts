@@ -19,8 +19,9 @@
  * - afterwards the data stored before the run is intact: an access token issued before still
  *   introspects as active, and a dynamically registered client still authenticates.
  *
- * Entry points: packages/core/test/fuzz.test.ts (in-memory ports) and
- * packages/drizzle/test/fuzz.test.ts (SQLite on a temp file). The normal test run uses a fixed
+ * Entry points: packages/core/test/fuzz.test.ts (in-memory ports),
+ * packages/drizzle/test/fuzz.test.ts (SQLite on a temp file) and
+ * packages/drizzle/test/fuzz-pg.test.ts (Postgres, a schema of its own). The normal test run uses a fixed
  * seed and FUZZ_RUNS default 200 per endpoint; `pnpm fuzz` sets FUZZ_RUNS=20000 and a fresh seed
  * (FUZZ_SEED overrides; the seed and counts are printed so a failure can be replayed).
  */
@@ -317,6 +318,7 @@ export const targets = (f: () => Fixture | undefined): ReadonlyArray<FuzzTarget>
   { name: "gnap resume", path: exact("/gnap/resume"), style: "page", methods: ["GET"], matches: is("/gnap/resume") },
   { name: "gnap introspect (RFC 9767 §3.3)", path: exact("/gnap/introspect"), style: "gnap", methods: ["POST"], matches: is("/gnap/introspect") },
   { name: "gnap RS discovery (RFC 9767 §3.1)", path: exact("/.well-known/gnap-as-rs"), style: "gnap", methods: ["GET"], matches: is("/.well-known/gnap-as-rs") },
+  { name: "gnap resource registration (RFC 9767 §3.4)", path: exact("/gnap/resource"), style: "gnap", methods: ["POST"], matches: is("/gnap/resource") },
   {
     name: "unknown paths", matches: () => false,
     path: fc.oneof(

@@ -5,9 +5,11 @@ import {
   ClientStore,
   DeviceCodeStore,
   GnapGrantStore,
+  GnapResourceStore,
   GrantStore,
   InteractionStore,
   KeyStore,
+  RateLimiter,
   RefreshTokenStore,
   ReplayCache,
   UserCodeStore
@@ -19,7 +21,9 @@ import { makeAuthorizationCodeStore } from "./AuthorizationCodeStore.js"
 import { makeClientStore } from "./ClientStore.js"
 import { makeDeviceCodeStore } from "./DeviceCodeStore.js"
 import { makeUserCodeStore } from "./UserCodeStore.js"
+import { makeRateLimiter } from "./RateLimiter.js"
 import { makeGnapGrantStore } from "./GnapGrantStore.js"
+import { makeGnapResourceStore } from "./GnapResourceStore.js"
 import { makeGrantStore } from "./GrantStore.js"
 import { makeInteractionStore } from "./InteractionStore.js"
 import { makeKeyStore } from "./KeyStore.js"
@@ -38,7 +42,9 @@ export type StoragePorts =
   | KeyStore
   | DeviceCodeStore
   | UserCodeStore
+  | RateLimiter
   | GnapGrantStore
+  | GnapResourceStore
 
 export const makeStorageContext = (d: Dialect): Context.Context<StoragePorts> =>
   Context.make(ClientStore, makeClientStore(d)).pipe(
@@ -51,5 +57,7 @@ export const makeStorageContext = (d: Dialect): Context.Context<StoragePorts> =>
     Context.add(KeyStore, makeKeyStore(d)),
     Context.add(DeviceCodeStore, makeDeviceCodeStore(d)),
     Context.add(UserCodeStore, makeUserCodeStore(d)),
-    Context.add(GnapGrantStore, makeGnapGrantStore(d))
+    Context.add(RateLimiter, makeRateLimiter(d)),
+    Context.add(GnapGrantStore, makeGnapGrantStore(d)),
+    Context.add(GnapResourceStore, makeGnapResourceStore(d))
   )

@@ -11,7 +11,8 @@
  * - PATCH: modify the grant (§5.3) — back to processing and re-evaluated.
  * - DELETE: revoke the grant (§5.4) — 204, finalized, its tokens revoked.
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { GatehouseConfig } from "../../config.js"
 import {
   InvalidContinuation,
@@ -26,7 +27,8 @@ import {
 import type { EndpointContext } from "../../http/router.js"
 import { Crypto } from "../../ports/Crypto.js"
 import { GnapGrantStore } from "../../ports/GnapGrantStore.js"
-import { Events } from "../../ports/Events.js"
+import { Events, type GrantRevocationReason } from "../../ports/Events.js"
+import { observeEndpoint } from "../../observability/endpoint.js"
 import { InteractionStore } from "../../ports/InteractionStore.js"
 import {
   clientKeyOf,
@@ -43,7 +45,8 @@ import {
 import { gnapToken } from "../http.js"
 import { verifyProof } from "../proof/index.js"
 import { describeAccess, parseGrantUpdate } from "../request.js"
-import { gnapEndpoint, gnapJson, noContent } from "../response.js"
+import { gnapEndpoint, gnapErrorResponse, gnapJson, noContent } from "../response.js"
+import { expandResourceReferences } from "../rs/references.js"
 import { startInteraction } from "../start.js"
 import { readGnapBody } from "./grant.js"
 
@@ -63,10 +66,11 @@ const finalizedError = (result: GrantResult | undefined) => {
 }
 
 /** §5.4 / §5.1: finalize the grant, revoke its tokens, and close its interaction. */
-const finalize = Effect.fnUntraced(function*(grant: Grant) {
+const finalize = Effect.fnUntraced(function*(grant: Grant, reason: GrantRevocationReason = "finalized") {
   const now = yield* Clock.currentTimeMillis
   const saved = yield* saveGrant(grant, { state: "finalized", interactRefDigest: null })
   yield* (yield* GnapGrantStore).revokeTokensByGrant(grant.record.id, now)
+  yield* (yield* Events).emit({ type: "grant.revoked", grantId: grant.record.id, clientId: gnapClientId(grant.record.clientInstanceId, grant.record.clientKeyThumbprint), reason })
   return saved
 })
 
@@ -105,7 +109,7 @@ const approve = Effect.fnUntraced(function*(grant: Grant, result: Extract<GrantR
     else if (tokens[0] !== undefined) body["access_token"] = tokens[0]
   }
   if (result.subject) {
-    const subject = yield* subjectFor(approved, result.accountId)
+    const subject = yield* subjectFor(approved, result.accountId, result.authTime)
     if (subject !== undefined) body["subject"] = subject
   }
   body["continue"] = continueObject(config, grant.record.id, continuation)
@@ -122,6 +126,23 @@ const stillPending = Effect.fnUntraced(function*(grant: Grant) {
     data: { ...grant.data, polls: grant.data.polls + 1 }
   })
   return gnapJson({ continue: continueObject(config, grant.record.id, continuation) })
+})
+
+/**
+ * §3.6: the RO denied, and the grant stays open (gnap.continueAfterDenial): `user_denied`
+ * with a new `continue`, so the client may modify (§5.3: a PATCH asks the RO again) or
+ * delete (§5.4) the grant.
+ */
+const deniedWithContinue = Effect.fnUntraced(function*(grant: Grant, result: Extract<GrantResult, { outcome: "denied" }>) {
+  const config = yield* GatehouseConfig
+  const continuation = yield* newContinuation(true)
+  yield* saveGrant(grant, {
+    continueTokenDigest: continuation.digest,
+    continueAfter: continuation.continueAfter,
+    interactRefDigest: null,
+    data: { ...grant.data, polls: grant.data.polls + 1 }
+  })
+  return gnapErrorResponse(new UserDenied({ description: result.description }), continueObject(config, grant.record.id, continuation))
 })
 
 const post = Effect.fnUntraced(function*(grant: Grant, json: Record<string, unknown> | undefined) {
@@ -142,6 +163,7 @@ const post = Effect.fnUntraced(function*(grant: Grant, json: Record<string, unkn
     if (!crypto.equal(yield* crypto.digest(ref), grant.record.interactRefDigest)) {
       return yield* new InvalidInteraction({ description: "the interaction reference does not belong to this grant (§5.1)" })
     }
+    if (grant.result?.outcome === "denied") return yield* deniedWithContinue(grant, grant.result)
     if (grant.result?.outcome !== "approved") return yield* finalizedError(grant.result)
     return yield* approve(grant, grant.result)
   }
@@ -151,6 +173,9 @@ const post = Effect.fnUntraced(function*(grant: Grant, json: Record<string, unkn
   // §5.2 polling: without a finish method the RO's approval is delivered to the next poll
   if (grant.result?.outcome === "approved" && grant.data.request.interact?.finish === undefined) {
     return yield* approve(grant, grant.result)
+  }
+  if (grant.result?.outcome === "denied" && grant.data.request.interact?.finish === undefined && grant.data.polls + 1 <= config.gnap.maxPolls) {
+    return yield* deniedWithContinue(grant, grant.result)
   }
   const now = yield* Clock.currentTimeMillis
   if (grant.result === undefined && grant.data.interaction !== undefined && grant.data.interaction.expiresAt <= now) {
@@ -170,7 +195,8 @@ const post = Effect.fnUntraced(function*(grant: Grant, json: Record<string, unkn
 const patch = Effect.fnUntraced(function*(grant: Grant, json: Record<string, unknown> | undefined) {
   const config = yield* GatehouseConfig
   if (json === undefined) return yield* new InvalidRequest({ description: "a grant update must have a JSON object as content (§5.3)" })
-  const update = parseGrantUpdate(config, json)
+  // RFC 9767 §3.4: registered resource references stand for the rights registered under them
+  const update = parseGrantUpdate(config, yield* expandResourceReferences(json))
   if ("_tag" in update) return yield* update
   const request = {
     accessToken: update.accessToken ?? grant.data.request.accessToken,
@@ -252,8 +278,7 @@ const continuation = Effect.fnUntraced(function*(ctx: EndpointContext) {
   }
   if (method === "DELETE") {
     // §5.4
-    yield* finalize(grant)
-    yield* (yield* Events).emit({ type: "grant.revoked", grantId: grant.record.id, reason: "revocation" })
+    yield* finalize(grant, "revocation")
     return noContent()
   }
   if (method === "PATCH") return yield* patch(grant, json)
@@ -261,4 +286,4 @@ const continuation = Effect.fnUntraced(function*(ctx: EndpointContext) {
 })
 
 /** POST / PATCH / DELETE {continue.uri} */
-export const continueEndpoint = (ctx: EndpointContext) => gnapEndpoint(continuation(ctx))
+export const continueEndpoint = (ctx: EndpointContext) => gnapEndpoint(observeEndpoint("gnap.continue", ctx, continuation(ctx)))

@@ -2,7 +2,7 @@
  * Interaction at the AS (RFC 9635 §4), through the same hand-off as /authorize: the host's
  * login and consent pages work on an InteractionStore record of kind "gnap".
  *
- * - `GET {gnapInteract}/{grant}/{secret}` — the redirect start URI (§3.3.1, §4.1.1): used
+ * - `GET {gnapInteract}/{grant}/{secret}` — the redirect (§3.3.1, §4.1.1) or app (§3.3.2, §4.1.4) start URI: used
  *   once (§4), refused once a user code opened the interaction (§4.1), it binds the
  *   interaction to this browser and sends it to the host's pages.
  * - `GET {gnapResume}?interaction=` — back from the host (§4.2): the RO's decision is
@@ -10,7 +10,8 @@
  *   push (§4.2.2), with the interaction reference and hash (§4.2.3); without a finish
  *   method the RO is asked to return to the client (§4.2).
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { GatehouseConfig, type ResolvedConfig } from "../../config.js"
 import { sessionCookie } from "../../endpoints/authorize.js"
 import { InvalidRequest } from "../../errors.js"
@@ -20,6 +21,7 @@ import type { InteractionOutcome } from "../../interactions/api.js"
 import { Accounts } from "../../ports/Accounts.js"
 import { Crypto } from "../../ports/Crypto.js"
 import { Events } from "../../ports/Events.js"
+import { observeEndpoint } from "../../observability/endpoint.js"
 import { GnapGrantStore } from "../../ports/GnapGrantStore.js"
 import { GrantStore } from "../../ports/GrantStore.js"
 import { InteractionStore } from "../../ports/InteractionStore.js"
@@ -34,8 +36,9 @@ import { type AccessRight, describeAccess, type SubjectIdentifier } from "../req
 const page = (title: string, message: string, status = 200) =>
   html(
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
-      `<title>${escapeHtml(title)}</title><style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem}</style></head>` +
-      `<body><main><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p></main></body></html>`,
+      // the same look as the other default pages (device flow, errors)
+      `<title>${escapeHtml(title)}</title><style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1a1a1a}</style></head>` +
+      `<body><main><h1>${escapeHtml(title)}</h1><p role="status">${escapeHtml(message)}</p></main></body></html>`,
     status
   )
 
@@ -56,7 +59,14 @@ const start = Effect.fnUntraced(function*(ctx: EndpointContext) {
   const stored = yield* grants.find(grantId)
   const grant = stored && decodeGrant(stored)
   const interaction = grant?.data.interaction
-  if (!grant || !interaction?.redirectSecretDigest || !crypto.equal(yield* crypto.digest(secret), interaction.redirectSecretDigest)) {
+  const digest = yield* crypto.digest(secret)
+  // §3.3.1 redirect / §3.3.2 app: both start URIs lead here, each with its own secret
+  const mode = interaction?.redirectSecretDigest !== undefined && crypto.equal(digest, interaction.redirectSecretDigest)
+    ? "redirect" as const
+    : interaction?.appSecretDigest !== undefined && crypto.equal(digest, interaction.appSecretDigest)
+    ? "app" as const
+    : undefined
+  if (!grant || !interaction || mode === undefined) {
     return refused("this interaction link is not valid")
   }
   // §4: one-time use; §4.1: modes not used in time are rejected, and once one started the others are
@@ -68,7 +78,7 @@ const start = Effect.fnUntraced(function*(ctx: EndpointContext) {
   if (!record || record.state !== "pending" || record.bindingDigest !== "" || record.expiresAt <= now) {
     return refused("this request is already being answered elsewhere")
   }
-  yield* saveGrant(grant, { data: { ...grant.data, interaction: { ...interaction, started: "redirect" } } }).pipe(
+  yield* saveGrant(grant, { data: { ...grant.data, interaction: { ...interaction, started: mode } } }).pipe(
     Effect.catchTag("InvalidContinuation", () => Effect.fail(new InvalidRequest({ description: "this interaction link was already used" })))
   )
   // §4.1: the user code (if any) no longer opens this request
@@ -168,16 +178,17 @@ const resume = Effect.fnUntraced(function*(ctx: EndpointContext) {
   const clientId = record.clientId
   yield* (yield* Events).emit(
     result.outcome === "approved"
-      ? { type: "authorization.granted", clientId, accountId: result.accountId, scope: result.access.flat().map(describeAccess) }
-      : { type: "authorization.denied", clientId, error: result.code }
+      ? { type: "authorization.granted", flow: "gnap", clientId, accountId: result.accountId, grantId: grant.record.id, scope: result.access.flat().map(describeAccess) }
+      : { type: "authorization.denied", flow: "gnap", clientId, error: result.code }
   )
   const finish = grant.data.request.interact?.finish
-  const denied = result.outcome === "denied"
+  // §3.6: a denial ends the grant, unless the client may renegotiate it (gnap.continueAfterDenial)
+  const denied = result.outcome === "denied" && !(config.gnap.continueAfterDenial && result.code === "user_denied")
   if (finish === undefined) {
     yield* saveGrant(grant, { result, state: denied ? "finalized" : "pending", accountId: result.outcome === "approved" ? result.accountId : undefined })
       .pipe(Effect.catchTag("InvalidContinuation", () => Effect.fail(new InvalidRequest({ description: "the application's request was already answered" }))))
     // §4.2: no finish method: tell the RO to return to the client
-    return denied
+    return result.outcome === "denied"
       ? withHeaders(page("Request denied", "You can close this window and return to your device or application."), headers)
       : withHeaders(page("You're all set", "Return to your device or application to continue."), headers)
   }
@@ -220,5 +231,5 @@ const withHeaders = (response: Response, headers: ReadonlyArray<[string, string]
   return response
 }
 
-export const interactStartEndpoint = (ctx: EndpointContext) => start(ctx)
-export const interactResumeEndpoint = (ctx: EndpointContext) => resume(ctx)
+export const interactStartEndpoint = (ctx: EndpointContext) => observeEndpoint("gnap.interact", ctx, start(ctx))
+export const interactResumeEndpoint = (ctx: EndpointContext) => observeEndpoint("gnap.interact.resume", ctx, resume(ctx))

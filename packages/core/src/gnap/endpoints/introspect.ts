@@ -12,39 +12,23 @@
  * `sub` — never the token value. Continuation and management tokens are never active
  * (RFC 9767 §2.1.14): they are not access tokens.
  */
-import { Clock, Effect, Predicate } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { GatehouseConfig } from "../../config.js"
-import { InvalidClient, InvalidRequest, InvalidResourceServer } from "../../errors.js"
+import { InvalidRequest, InvalidResourceServer } from "../../errors.js"
 import type { EndpointContext } from "../../http/router.js"
+import { observeEndpoint } from "../../observability/endpoint.js"
 import { Crypto } from "../../ports/Crypto.js"
 import { GnapGrantStore } from "../../ports/GnapGrantStore.js"
-import { type ClientKey, parseClientKey, type ProofMethod, proofToWire } from "../key.js"
+import { type ClientKey, keyToWire, type ProofMethod } from "../key.js"
 import { verifyProof } from "../proof/index.js"
 import { gnapEndpoint, gnapJson } from "../response.js"
+import { isForResourceServer, requireResourceServer } from "../rs/resource-server.js"
 import { readGnapBody } from "./grant.js"
 
 const INACTIVE = { active: false } as const
 
 const sameRight = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
-
-/** §3.2: the configured resource server the request names, by name or by key. */
-const findResourceServer = Effect.fnUntraced(function*(value: unknown) {
-  const config = yield* GatehouseConfig
-  const unknown = new InvalidResourceServer({ description: "the resource server is not known to this AS (RFC 9767 §3.2)" })
-  const keys: Array<{ key: ClientKey; name?: string | undefined }> = []
-  for (const rs of config.gnap.resourceServers) {
-    const key = yield* Effect.promise(() => parseClientKey({ proof: rs.proof, jwk: rs.key }))
-    if (key instanceof InvalidClient || key instanceof InvalidRequest) continue
-    keys.push({ key, name: rs.name })
-  }
-  if (typeof value === "string") return keys.find((k) => k.name === value)?.key ?? (yield* unknown)
-  if (Predicate.isObject(value) && !Array.isArray(value) && "key" in value) {
-    const presented = yield* Effect.promise(() => parseClientKey((value as { key: unknown }).key))
-    if (presented instanceof InvalidClient || presented instanceof InvalidRequest) return yield* unknown
-    return keys.find((k) => k.key.thumbprint === presented.thumbprint)?.key ?? (yield* unknown)
-  }
-  return yield* new InvalidRequest({ description: `"resource_server" is required: an instance identifier or an object with a key (RFC 9767 §3.3)` })
-})
 
 const introspect = Effect.fnUntraced(function*(ctx: EndpointContext) {
   const config = yield* GatehouseConfig
@@ -52,11 +36,15 @@ const introspect = Effect.fnUntraced(function*(ctx: EndpointContext) {
   const now = yield* Clock.currentTimeMillis
   const { bytes, json } = yield* readGnapBody(ctx.request, true)
   const body = json!
-  const rsKey = yield* findResourceServer(body["resource_server"])
+  const rs = yield* requireResourceServer(body["resource_server"])
   // §3.2: the RS proves its key
-  yield* verifyProof(rsKey, { request: ctx.request, url: ctx.url, body: bytes }).pipe(
+  yield* verifyProof(rs.key, { request: ctx.request, url: ctx.url, body: bytes }).pipe(
     Effect.catchTag("InvalidClient", (e) => Effect.fail(new InvalidResourceServer({ description: e.description })))
   )
+  // RFC 9767 §3.4: an RS configured with `introspection: false` is not offered introspection
+  if (rs.config.introspection === false) {
+    return yield* new InvalidResourceServer({ description: "this AS does not offer token introspection to this resource server (RFC 9767 §3.3)" })
+  }
   const token = body["access_token"]
   if (typeof token !== "string" || token === "") return yield* new InvalidRequest({ description: `"access_token" is required (RFC 9767 §3.3)` })
   const proof = body["proof"]
@@ -67,17 +55,24 @@ const introspect = Effect.fnUntraced(function*(ctx: EndpointContext) {
   const record = yield* (yield* GnapGrantStore).findToken(yield* crypto.digest(token))
   if (record === undefined || record.revokedAt !== undefined || record.expiresAt <= now) return gnapJson(INACTIVE)
   const bearer = record.flags.includes("bearer")
-  const key = bearer ? undefined : JSON.parse(record.key ?? "{}") as { proof: ProofMethod; jwk: Record<string, unknown> }
+  const key = bearer
+    ? undefined
+    : JSON.parse(record.key ?? "{}") as { proof: ProofMethod; jwk: ClientKey["jwk"]; thumbprint?: string; cert?: string }
   // §3.3: bound with the proofing method the RS names (a bearer token is bound with none)
   if (proof !== undefined && (key === undefined || key.proof.method !== proof)) return gnapJson(INACTIVE)
   // §3.3: appropriate for every right asked about; anything not understood means not active
   const granted = JSON.parse(record.access) as Array<unknown>
   if (access !== undefined && !(access as Array<unknown>).every((a) => granted.some((g) => sameRight(a, g)))) return gnapJson(INACTIVE)
+  // §3.3: "appropriate for presentation at the identified RS": an RS configured with the
+  // rights it serves (`gnap.resourceServers[].access`) learns only of tokens carrying one of
+  // them or a right it registered (§3.4); an RS without that list is trusted with every token
+  if (rs.config.access !== undefined && !(yield* isForResourceServer(rs, granted))) return gnapJson(INACTIVE)
   return gnapJson({
     active: true,
     access: granted,
     // §3.3: REQUIRED for bound tokens, MUST NOT for bearer tokens
-    ...(key !== undefined ? { key: { proof: proofToWire(key.proof), jwk: key.jwk } } : {}),
+    // §7.1 key object (mtls: the certificate or its thumbprint)
+    ...(key !== undefined ? { key: keyToWire({ ...key, thumbprint: key.thumbprint ?? record.clientKeyThumbprint }) } : {}),
     ...(record.flags.length > 0 ? { flags: record.flags } : {}),
     exp: Math.floor(record.expiresAt / 1000),
     iat: Math.floor(record.issuedAt / 1000),
@@ -88,4 +83,4 @@ const introspect = Effect.fnUntraced(function*(ctx: EndpointContext) {
 })
 
 /** POST {gnapIntrospect} */
-export const introspectionEndpoint = (ctx: EndpointContext) => gnapEndpoint(introspect(ctx))
+export const introspectionEndpoint = (ctx: EndpointContext) => gnapEndpoint(observeEndpoint("gnap.introspect", ctx, introspect(ctx)))

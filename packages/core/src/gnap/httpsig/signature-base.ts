@@ -15,6 +15,7 @@ import {
   serializeMember,
   StructuredFieldError
 } from "./structured-fields.js"
+import type { RequestHeaders } from "../../http/incoming.js"
 
 /** The message a signature covers: a request (method + URL) or a response (status). */
 export interface SignedMessage {
@@ -22,7 +23,7 @@ export interface SignedMessage {
   /** the target URI as the signer saw it (RFC 9421 §2.2.2) */
   readonly url?: string | undefined
   readonly status?: number | undefined
-  readonly headers: Headers
+  readonly headers: RequestHeaders
 }
 
 /** One signature of a message: its label, covered components, parameters and value. */
@@ -45,7 +46,7 @@ const fail = (message: string): never => {
  * RFC 9421 §4.1/§4.2: every label in `Signature-Input` with its value in `Signature`.
  * Throws SignatureBaseError when a header is malformed or a label has no signature.
  */
-export const readSignatures = (headers: Headers): Array<MessageSignature> => {
+export const readSignatures = (headers: RequestHeaders): Array<MessageSignature> => {
   const inputHeader = headers.get("signature-input")
   const signatureHeader = headers.get("signature")
   if (inputHeader === null || signatureHeader === null) return []

@@ -10,7 +10,8 @@
  *   no `alg` parameter (the algorithm comes from the key);
  * - several signatures: the request is accepted when one of them is acceptable (RFC 9421 §4.3).
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { GatehouseConfig } from "../../config.js"
 import { InvalidClient, type StorageError } from "../../errors.js"
 import { ReplayCache } from "../../ports/ReplayCache.js"
@@ -19,9 +20,10 @@ import { verifyContentDigest } from "../httpsig/content-digest.js"
 import { type MessageSignature, readSignatures, SignatureBaseError, signatureBase } from "../httpsig/signature-base.js"
 import { param, serializeItem } from "../httpsig/structured-fields.js"
 import { type ClientKey, proofAlgorithm } from "../key.js"
+import type { IncomingRequest } from "../../http/incoming.js"
 
 export interface ProofInput {
-  readonly request: Request
+  readonly request: IncomingRequest
   /** the request URL as the client used it */
   readonly url: URL
   /** the raw content (empty when none) */
@@ -30,6 +32,10 @@ export interface ProofInput {
   readonly token?: string | undefined
   /** "gnap", or "gnap-rotate" for the new key's signature in a key rotation (§7.3.1.1) */
   readonly tag?: string | undefined
+  /** further components the signature must cover, as serialized identifiers (`"signature";key="sig1"`, §7.3.1.1) */
+  readonly cover?: ReadonlyArray<string> | undefined
+  /** signature labels not to consider (§7.3.1.1: the old key's signature is not the new key's) */
+  readonly skipLabels?: ReadonlyArray<string> | undefined
 }
 
 /** Clock skew tolerated for a `created` in the future, seconds. */
@@ -64,6 +70,7 @@ const check = Effect.fnUntraced(function*(
   const required = ['"@method"', '"@target-uri"']
   if (input.body.byteLength > 0) required.push('"content-digest"')
   if (input.token !== undefined) required.push('"authorization"')
+  required.push(...(input.cover ?? []))
   for (const component of required) {
     if (!covered.has(component)) return `the signature must cover ${component}`
   }
@@ -90,12 +97,13 @@ const check = Effect.fnUntraced(function*(
 
 /**
  * RFC 9635 §7.3.1: verify the request's HTTP message signature(s) with `key`. Fails with
- * `invalid_client` naming the first reason a signature was refused.
+ * `invalid_client` naming the first reason a signature was refused; returns the label of the
+ * signature accepted.
  */
 export const verifyHttpSig = Effect.fnUntraced(function*(
   key: ClientKey,
   input: ProofInput
-): Effect.fn.Return<void, InvalidClient | StorageError, GatehouseConfig | ReplayCache> {
+): Effect.fn.Return<string, InvalidClient | StorageError, GatehouseConfig | ReplayCache> {
   const config = yield* GatehouseConfig
   let signatures: Array<MessageSignature>
   try {
@@ -111,6 +119,7 @@ export const verifyHttpSig = Effect.fnUntraced(function*(
   const now = yield* Clock.currentTimeMillis
   const reasons: Array<string> = []
   for (const signature of signatures) {
+    if (input.skipLabels?.includes(signature.label)) continue
     const result = yield* check(signature, key, cryptoKey, input, now)
     if (typeof result === "string") {
       reasons.push(signatures.length > 1 ? `${signature.label}: ${result}` : result)
@@ -125,7 +134,7 @@ export const verifyHttpSig = Effect.fnUntraced(function*(
         continue
       }
     }
-    return
+    return signature.label
   }
-  return yield* new InvalidClient({ description: reasons.join("; ") })
+  return yield* new InvalidClient({ description: reasons.length > 0 ? reasons.join("; ") : "the request carries no signature by this key" })
 })

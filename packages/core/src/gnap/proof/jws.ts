@@ -7,7 +7,9 @@
  * (empty without content); with `jws` the content itself is the JWS (`application/jose`)
  * and its payload is the request. A given JWS is accepted once (ReplayCache).
  */
-import { Clock, Effect, Predicate } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Predicate from "effect/Predicate"
 import * as jose from "jose"
 import { GatehouseConfig } from "../../config.js"
 import { InvalidClient, type StorageError } from "../../errors.js"

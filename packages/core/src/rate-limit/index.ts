@@ -1,0 +1,50 @@
+/**
+ * Failure limits on the credential-guessing surfaces (RFC 6749 §10.10: the server "MUST
+ * prevent attackers from guessing ... resource owner passwords, and client credentials"), over the `RateLimiter` port: client authentication
+ * (client-auth/index.ts) and the login check (./login.ts).
+ *
+ * Every subject (a client id, a username, an address) is counted under a key that is the
+ * digest of `rate_limit:<surface>:<kind>:<subject>`: storage never holds the subject itself,
+ * and the surfaces never share a budget.
+ */
+import * as Effect from "effect/Effect"
+import type { RateLimitSetting } from "../config.js"
+import type { StorageError } from "../errors.js"
+import { Crypto } from "../ports/Crypto.js"
+import { type RateLimitCount, RateLimiter } from "../ports/RateLimiter.js"
+
+/** What is limited. */
+export type Surface = "client_auth" | "login"
+
+/** The storage key of one subject's counter: a digest, so the subject is not stored in clear. */
+export const limitKey = (surface: Surface, kind: string, subject: string): Effect.Effect<string, never, Crypto> =>
+  Effect.flatMap(Crypto, (crypto) => crypto.digest(`rate_limit:${surface}:${kind}:${subject}`))
+
+/** Whole seconds until `resetsAt` (ms), at least 1: the `Retry-After` value (RFC 9110 §10.2.3). */
+export const retryAfter = (resetsAt: number, now: number): number => Math.max(1, Math.ceil((resetsAt - now) / 1000))
+
+/**
+ * Whether any of `keys` has spent its budget (`max` failures) in its current window: the
+ * seconds until the last of those windows ends, or undefined when none has. Read-only.
+ */
+export const lockedFor = Effect.fnUntraced(function*(
+  keys: ReadonlyArray<string>,
+  setting: RateLimitSetting,
+  now: number
+): Effect.fn.Return<number | undefined, StorageError, RateLimiter> {
+  const limiter = yield* RateLimiter
+  let until: number | undefined
+  for (const key of keys) {
+    const current = yield* limiter.peek(key, now)
+    if (current !== undefined && current.count >= setting.max) until = Math.max(until ?? 0, current.resetsAt)
+  }
+  return until === undefined ? undefined : retryAfter(until, now)
+})
+
+/** Count one failure for each of `keys` (atomically per key); returns the counts. */
+export const countFailure = (
+  keys: ReadonlyArray<string>,
+  setting: RateLimitSetting,
+  now: number
+): Effect.Effect<ReadonlyArray<RateLimitCount>, StorageError, RateLimiter> =>
+  Effect.flatMap(RateLimiter, (limiter) => Effect.forEach(keys, (key) => limiter.hit(key, now, setting.window * 1000)))
