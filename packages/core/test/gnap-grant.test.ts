@@ -261,7 +261,7 @@ describe("B. client identification and key proof (RFC 9635 §2.3, §7.1, §7.3)"
         const input = r.headers.get("signature-input")!
         const signature = r.headers.get("signature")!
         r.headers.set("signature-input", `junk=("@method");created=1;keyid="x";tag="gnap", ${valid ? input : input.replace("sig1=", "sig9=")}`)
-        r.headers.set("signature", `junk=:AAAA:, ${valid ? signature : signature.replace("sig1=", "sig9=").replace(/:(.)/, ":A")}`)
+        r.headers.set("signature", `junk=:AAAA:, ${valid ? signature : signature.replace("sig1=", "sig9=").replace(/:(.)/, (_, c: string) => `:${c === "A" ? "B" : "A"}`)}`)
       }
     })
     expect((await h.client.request(simple(), { tamper: withGarbage(true) })).status).toBe(200)
