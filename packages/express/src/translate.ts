@@ -6,8 +6,8 @@
  * or, when one of the host's body parsers already consumed it, re-serialized from
  * `req.body` so the host can register `express.urlencoded()` / `express.json()` globally.
  */
-import type { IncomingRequest, RequestHeaders } from "@gatehouse/core"
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http"
+import { HOP_BY_HOP_HEADERS, type IncomingRequest, nodeIncomingRequest } from "@gatehouse/core"
+import type { IncomingMessage, ServerResponse } from "node:http"
 import { Readable } from "node:stream"
 import { applyClientCert, type ClientCertificateSource } from "./client-cert.js"
 
@@ -45,16 +45,8 @@ export interface ToFetchRequestOptions {
   readonly clientCertificate?: ClientCertificateSource
 }
 
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "te",
-  "trailer",
-  "upgrade",
-  "http2-settings"
-])
+/** RFC 9110 §7.6.1 connection-specific fields: never forwarded. */
+const HOP_BY_HOP = HOP_BY_HOP_HEADERS
 
 /** Headers that describe the bytes on the wire; wrong once the body is re-serialized. */
 const BODY_FRAMING = new Set(["content-length", "content-encoding"])
@@ -231,54 +223,7 @@ export const toFetchRequest = (
   return options.signal ? new Request(url, init) : new LazySignalRequest(url, init)
 }
 
-/**
- * Node's parsed header fields read as core reads them (`RequestHeaders`): lower-case names,
- * repeated fields joined by ", ", connection-specific fields hidden, as in the `Headers`
- * `toFetchRequest` builds, without building one.
- */
-class NodeHeaders implements RequestHeaders {
-  constructor(private readonly fields: IncomingHttpHeaders) {}
-  get(name: string): string | null {
-    const key = name.toLowerCase()
-    if (HOP_BY_HOP.has(key) || key.startsWith(":")) return null
-    const value = this.fields[key]
-    return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value
-  }
-  *[Symbol.iterator](): IterableIterator<[string, string]> {
-    for (const name of Object.keys(this.fields)) {
-      const value = this.get(name)
-      if (value !== null) yield [name, value]
-    }
-  }
-}
-
 const EMPTY = new Uint8Array(0)
-
-/**
- * The request `handleIncoming` takes (`IncomingRequest` in @gatehouse/core) over a Node
- * request whose body is already in hand (or that has none): no undici `Request`, `Headers`
- * or `AbortSignal`. It asks for text answers (`ACCEPTS_TEXT_RESPONSE`): the middleware writes them.
- */
-class NodeIncomingRequest implements IncomingRequest {
-  readonly headers: NodeHeaders
-  constructor(readonly method: string, readonly url: string, fields: IncomingHttpHeaders, readonly bodyBytes: Uint8Array) {
-    this.headers = new NodeHeaders(fields)
-  }
-  arrayBuffer(): Promise<ArrayBuffer> {
-    return Promise.resolve(copyOf(this.bodyBytes))
-  }
-  get body(): ReadableStream<Uint8Array> | null {
-    if (this.bodyBytes.byteLength === 0) return null
-    const bytes = this.bodyBytes
-    return new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(new Uint8Array(bytes))
-        controller.close()
-      }
-    })
-  }
-}
-Object.defineProperty(NodeIncomingRequest.prototype, Symbol.for("@gatehouse/core/accepts-text-response"), { value: true })
 
 /**
  * The request for `handleIncoming` (no Fetch `Request`), when one can stand for the Node
@@ -289,7 +234,7 @@ Object.defineProperty(NodeIncomingRequest.prototype, Symbol.for("@gatehouse/core
 export const toIncomingRequest = (req: NodeRequest, url: URL, body?: Uint8Array): IncomingRequest | undefined => {
   const method = (req.method ?? "GET").toUpperCase()
   if (body === undefined && method !== "GET" && method !== "HEAD" && (hasContent(req) || consumed(req))) return undefined
-  return new NodeIncomingRequest(method, url.href, req.headers, method === "GET" || method === "HEAD" ? EMPTY : body ?? EMPTY)
+  return nodeIncomingRequest(method, url.href, req.headers, method === "GET" || method === "HEAD" ? EMPTY : body ?? EMPTY)
 }
 
 const lazyAbort = Symbol("gatehouse.lazyAbort")

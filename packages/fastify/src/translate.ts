@@ -7,9 +7,9 @@
  * host's own `onSend` hooks (sessions, security headers) still run and every `Set-Cookie`
  * is kept next to any the host adds.
  */
-import type { IncomingRequest, RequestHeaders } from "@gatehouse/core"
+import { HOP_BY_HOP_HEADERS, type IncomingRequest, nodeIncomingRequest } from "@gatehouse/core"
 import type { FastifyReply, FastifyRequest } from "fastify"
-import type { IncomingHttpHeaders, IncomingMessage } from "node:http"
+import type { IncomingMessage } from "node:http"
 import { Readable } from "node:stream"
 
 /**
@@ -55,16 +55,7 @@ export const requestUrl = (request: FastifyRequest, options: UrlOptions): URL =>
 }
 
 /** RFC 9110 §7.6.1 connection-specific fields: never forwarded. */
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "te",
-  "trailer",
-  "upgrade",
-  "http2-settings"
-])
+const HOP_BY_HOP = HOP_BY_HOP_HEADERS
 
 /** Headers that describe the bytes on the wire; wrong once a host hook transformed the body stream. */
 const BODY_FRAMING = new Set(["content-length", "content-encoding"])
@@ -143,52 +134,7 @@ export const toFetchRequest = (request: FastifyRequest, url: URL, signal?: Abort
   return signal ? new Request(url, init) : new LazySignalRequest(url, init)
 }
 
-/**
- * Node's parsed header fields read as core reads them (`RequestHeaders`): lower-case names,
- * repeated fields joined by ", ", connection-specific fields hidden, as in the `Headers`
- * `toFetchRequest` builds.
- */
-class NodeHeaders implements RequestHeaders {
-  constructor(private readonly fields: IncomingHttpHeaders) {}
-  get(name: string): string | null {
-    const key = name.toLowerCase()
-    if (HOP_BY_HOP.has(key) || key.startsWith(":")) return null
-    const value = this.fields[key]
-    return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value
-  }
-  *[Symbol.iterator](): IterableIterator<[string, string]> {
-    for (const name of Object.keys(this.fields)) {
-      const value = this.get(name)
-      if (value !== null) yield [name, value]
-    }
-  }
-}
-
 const EMPTY = new Uint8Array(0)
-
-/** The request `handleIncoming` takes (`IncomingRequest` in @gatehouse/core): no undici `Request`, the body in hand. */
-class NodeIncomingRequest implements IncomingRequest {
-  readonly headers: NodeHeaders
-  constructor(readonly method: string, readonly url: string, fields: IncomingHttpHeaders, readonly bodyBytes: Uint8Array) {
-    this.headers = new NodeHeaders(fields)
-  }
-  arrayBuffer(): Promise<ArrayBuffer> {
-    const b = this.bodyBytes
-    return Promise.resolve(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer)
-  }
-  get body(): ReadableStream<Uint8Array> | null {
-    if (this.bodyBytes.byteLength === 0) return null
-    const bytes = this.bodyBytes
-    return new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(new Uint8Array(bytes))
-        controller.close()
-      }
-    })
-  }
-}
-// `sendFetchResponse` writes text answers itself (core's `TextResponse`)
-Object.defineProperty(NodeIncomingRequest.prototype, Symbol.for("@gatehouse/core/accepts-text-response"), { value: true })
 
 /** Bodies declaring at most this many bytes are read before the handler runs (every OAuth form). */
 const SMALL_BODY = 64 * 1024
@@ -228,7 +174,7 @@ export const toIncomingRequest = async (request: FastifyRequest, url: URL): Prom
   const raw = request.raw
   if (method === "GET" || method === "HEAD" || !hasContent(raw)) {
     if (method !== "GET" && method !== "HEAD" && isReadable(request.body) && request.body !== raw) return undefined
-    return new NodeIncomingRequest(method, url.href, request.headers, EMPTY)
+    return nodeIncomingRequest(method, url.href, request.headers, EMPTY)
   }
   const declared = raw.headers["content-length"]
   if (raw.headers["transfer-encoding"] !== undefined || declared === undefined || !/^[0-9]{1,6}$/.test(declared)) return undefined
@@ -237,7 +183,7 @@ export const toIncomingRequest = async (request: FastifyRequest, url: URL): Prom
   // a host hook replaced the stream (e.g. decompressed it): its length is not the declared one
   if (length > SMALL_BODY || stream !== raw || raw.readableEnded) return undefined
   const bytes = await readAll(stream, length)
-  return bytes === undefined ? null : new NodeIncomingRequest(method, url.href, request.headers, bytes)
+  return bytes === undefined ? null : nodeIncomingRequest(method, url.href, request.headers, bytes)
 }
 
 const ignore = () => {}

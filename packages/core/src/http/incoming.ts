@@ -27,3 +27,72 @@ export interface IncomingRequest {
   readonly body: ReadableStream<Uint8Array> | null
 }
 
+
+/** Node's parsed header fields (`IncomingMessage.headers`): lower-case names; arrays for repeats. */
+export type NodeHeaderFields = Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+
+/** RFC 9110 §7.6.1 connection-specific fields: never forwarded, never read by core. */
+export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+  "http2-settings"
+])
+
+/**
+ * Node's parsed header fields read as core reads them (`RequestHeaders`): lower-case names,
+ * repeated fields joined by ", ", connection-specific fields hidden — as in the `Headers` a
+ * Fetch `Request` built from the same message would hold, without building one.
+ */
+class NodeHeaders implements RequestHeaders {
+  constructor(private readonly fields: NodeHeaderFields) {}
+  get(name: string): string | null {
+    const key = name.toLowerCase()
+    if (HOP_BY_HOP_HEADERS.has(key) || key.startsWith(":")) return null
+    const value = this.fields[key]
+    return value === undefined ? null : typeof value === "string" ? value : value.join(", ")
+  }
+  *[Symbol.iterator](): IterableIterator<[string, string]> {
+    for (const name of Object.keys(this.fields)) {
+      const value = this.get(name)
+      if (value !== null) yield [name, value]
+    }
+  }
+}
+
+/** An `IncomingRequest` over a Node request whose body is already in hand (empty when none). */
+class NodeIncomingRequest implements IncomingRequest {
+  readonly headers: NodeHeaders
+  constructor(readonly method: string, readonly url: string, fields: NodeHeaderFields, readonly bodyBytes: Uint8Array) {
+    this.headers = new NodeHeaders(fields)
+  }
+  arrayBuffer(): Promise<ArrayBuffer> {
+    const b = this.bodyBytes
+    return Promise.resolve(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer)
+  }
+  get body(): ReadableStream<Uint8Array> | null {
+    if (this.bodyBytes.byteLength === 0) return null
+    const bytes = this.bodyBytes
+    return new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array(bytes))
+        controller.close()
+      }
+    })
+  }
+}
+// the Node adapters write core's text answers themselves (`TextResponse`)
+Object.defineProperty(NodeIncomingRequest.prototype, Symbol.for("@gatehouse/core/accepts-text-response"), { value: true })
+
+/**
+ * For adapters that own a Node request (`@gatehouse/express`, `@gatehouse/fastify`): the
+ * request `handleIncoming` takes, from the method, the absolute URL, Node's parsed header
+ * fields and the body bytes already read within the size limit. Pure: no Node module is
+ * imported here.
+ */
+export const nodeIncomingRequest = (method: string, url: string, fields: NodeHeaderFields, body: Uint8Array): IncomingRequest =>
+  new NodeIncomingRequest(method, url, fields, body)
