@@ -18,7 +18,7 @@
  */
 import { AuthorizationCodeStore, createGatehouse, Crypto } from "@gatehouse/core"
 import { acceptTextResponse, toFetchRequest, toIncomingRequest } from "@gatehouse/express"
-import { memoryAccounts, MemoryStorage } from "@gatehouse/testkit"
+import { memoryAccounts, MemoryStorage } from "@gatehouse/testkit/memory"
 import { Clock, Effect } from "effect"
 import {
   API,

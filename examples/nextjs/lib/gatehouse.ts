@@ -12,7 +12,7 @@
 import { createGatehouse, type GatehouseInstance } from "@gatehouse/core"
 import { DrizzleStorage } from "@gatehouse/drizzle"
 import { singleton } from "@gatehouse/next"
-import { type DemoUser, memoryAccounts } from "@gatehouse/testkit"
+import { type DemoUser, memoryAccounts } from "@gatehouse/testkit/memory"
 import { createInteractionPages, type InteractionPages } from "@gatehouse/ui"
 import { join } from "node:path"
 
