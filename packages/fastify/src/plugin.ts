@@ -50,6 +50,17 @@ export interface GatehousePluginOptions extends FastifyPluginOptions {
   /** see `OriginSource`; default `"issuer"`: the issuer's origin, whatever `Host` says */
   readonly originFrom?: OriginSource | undefined
   /**
+   * The RFC 9440 `Client-Cert` field (GNAP `mtls` proofing, RFC 9635 §7.3.2, believed by core
+   * only with `gnap.mtls.trustClientCertHeader`). Default: removed from every request before
+   * Gatehouse sees it, so no client can claim a certificate it did not present. `"header"`:
+   * passed on as the TLS-terminating proxy in front of the app set it.
+   *
+   * > [!WARNING]
+   * > `"header"` only behind a proxy you control that removes any `Client-Cert` a client
+   * > sends and sets it from the TLS handshake; otherwise any client claims any certificate.
+   */
+  readonly clientCertificate?: "header" | undefined
+  /**
    * Pages mounted alongside, e.g. `createInteractionPages(gatehouse)` from `@gatehouse/ui`:
    * served under their `basePath` (default "/interaction") on the issuer's origin.
    */
@@ -69,10 +80,12 @@ const passThroughBodies = (instance: FastifyInstance) => {
 }
 
 /** The route handler: translate, answer, or hand the request to the host's not-found handler. */
-const fetchHandler = (app: FetchApp, options: UrlOptions) =>
+const fetchHandler = (app: FetchApp, options: UrlOptions, clientCertificate?: "header") =>
   async function gatehouse(request: FastifyRequest, reply: FastifyReply) {
     const url = requestUrl(request, options)
     if (!app.handles(url.pathname)) return reply.callNotFound()
+    // RFC 9440: a `Client-Cert` is believed only from a proxy the host vouches for
+    if (clientCertificate !== "header" && request.headers["client-cert"] !== undefined) delete request.headers["client-cert"]
     if (app.handleIncoming !== undefined) {
       // no body to stream: core reads the request directly (no Fetch Request); it asks for text answers
       const incoming = await toIncomingRequest(request, url)
@@ -132,7 +145,7 @@ const gatehouse: FastifyPluginAsync<GatehousePluginOptions> = async (fastify, op
   const urlOptions: UrlOptions = { origin: gh.config.origin, originFrom: options.originFrom }
   await fastify.register(async function gatehouseRoutes(instance) {
     passThroughBodies(instance)
-    const handler = fetchHandler(gh, urlOptions)
+    const handler = fetchHandler(gh, urlOptions, options.clientCertificate)
     for (const url of gh.paths.exact) instance.route({ method: METHODS, url, exposeHeadRoute: false, handler })
     for (const prefix of gh.paths.prefixes) {
       instance.route({ method: METHODS, url: `${trimSlashes(prefix)}/*`, exposeHeadRoute: false, handler })

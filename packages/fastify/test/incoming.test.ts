@@ -22,7 +22,7 @@ afterEach(async () => {
   for (const app of apps.splice(0)) await app.close()
 })
 
-const start = async (options: { limits?: Record<string, number>; gzip?: boolean } = {}) => {
+const start = async (options: { limits?: Record<string, number>; gzip?: boolean; clientCertificate?: "header" } = {}) => {
   const gh = createGatehouse({
     issuer: ISSUER,
     storage: MemoryStorage.layer(),
@@ -31,11 +31,13 @@ const start = async (options: { limits?: Record<string, number>; gzip?: boolean 
     clients: [{ client_id: "svc", client_secret: SECRET, grant_types: ["client_credentials"], redirect_uris: [], scope: "api" }],
     ...(options.limits ? { limits: options.limits } : {})
   })
-  const calls = { fetch: 0, incoming: 0, requests: [] as Array<unknown> }
+  const calls = { fetch: 0, incoming: 0, requests: [] as Array<unknown>, clientCerts: [] as Array<string | null> }
   const counted = {
     ...gh,
-    handler: (request: Request) => (calls.fetch++, gh.handler(request)),
-    handleIncoming: (request: IncomingRequest) => (calls.incoming++, calls.requests.push(request), gh.handleIncoming(request))
+    handler: (request: Request) => (calls.fetch++, calls.clientCerts.push(request.headers.get("client-cert")), gh.handler(request)),
+    handleIncoming: (request: IncomingRequest) => (
+      calls.incoming++, calls.requests.push(request), calls.clientCerts.push(request.headers.get("client-cert")), gh.handleIncoming(request)
+    )
   }
   const app = Fastify()
   apps.push(app)
@@ -44,7 +46,7 @@ const start = async (options: { limits?: Record<string, number>; gzip?: boolean 
     app.addHook("preParsing", async (request, _reply, payload) =>
       request.headers["content-encoding"] === "gzip" ? payload.pipe(createGunzip()) : payload)
   }
-  await app.register(gatehousePlugin, { gatehouse: counted })
+  await app.register(gatehousePlugin, { gatehouse: counted, ...(options.clientCertificate ? { clientCertificate: options.clientCertificate } : {}) })
   await app.listen({ port: 0, host: "127.0.0.1" })
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
   return { gh, calls, base }
@@ -84,6 +86,33 @@ describe("@gatehouse/fastify hands Gatehouse no Fetch Request when there is no b
     const res = await fetch(`${base}/token`, { method: "POST", headers: { ...FORM, "x-big": "a".repeat(2048) }, body: "grant_type=client_credentials" })
     expect(res.status).toBe(431)
     expect(calls.incoming).toBe(1)
+    await gh.dispose()
+  })
+})
+
+describe("@gatehouse/fastify and the RFC 9440 Client-Cert field (GNAP mtls, RFC 9635 §7.3.2)", () => {
+  const FORGED = ":TUlJQ2ZvcmdlZA==:"
+  const send = (base: string, gzip = false) =>
+    fetch(`${base}/token`, {
+      method: "POST",
+      headers: { ...FORM, "client-cert": FORGED, ...(gzip ? { "content-encoding": "gzip" } : {}) },
+      body: gzip ? gzipSync("grant_type=client_credentials&scope=api") : "grant_type=client_credentials&scope=api"
+    })
+
+  it("by default a Client-Cert a client sends never reaches Gatehouse, on the IncomingRequest and on the Fetch path", async () => {
+    const { gh, calls, base } = await start({ gzip: true })
+    expect((await send(base)).status).toBe(200)
+    expect((await send(base, true)).status).toBe(200)
+    expect(calls).toMatchObject({ fetch: 1, incoming: 1 })
+    expect(calls.clientCerts).toEqual([null, null])
+    await gh.dispose()
+  })
+
+  it("clientCertificate: \"header\" passes the proxy's Client-Cert on as it came", async () => {
+    const { gh, calls, base } = await start({ gzip: true, clientCertificate: "header" })
+    expect((await send(base)).status).toBe(200)
+    expect((await send(base, true)).status).toBe(200)
+    expect(calls.clientCerts).toEqual([FORGED, FORGED])
     await gh.dispose()
   })
 })
