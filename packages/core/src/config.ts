@@ -7,7 +7,7 @@ import * as Context from "effect/Context"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import { ClientMetadata } from "./schema/client.js"
-import type { IncomingRequest } from "./http/incoming.js"
+import { type IncomingRequest, remoteAddressOf } from "./http/incoming.js"
 
 const Seconds = Schema.Int.check(Schema.isGreaterThan(0))
 
@@ -142,6 +142,9 @@ export const GatehouseOptions = Schema.Struct({
     login: Schema.optional(RateLimitWindow),
     /**
      * The client's address, to count client-authentication failures per address as well.
+     * Default: the address the Express / Fastify adapter gives (`remoteAddress`: the
+     * framework's `ip`, which follows its own trust-proxy setting); none for plain Fetch
+     * `Request`s (Next.js, workers), where only the per-client budget applies.
      * > [!WARNING] return an address you can trust (the socket's, or your own proxy's
      * > header), never one any client can set: a forged address escapes the limit.
      */
@@ -510,7 +513,7 @@ export const resolveConfig = (input: unknown): ResolvedConfig => {
     rateLimit: {
       clientAuth: { max: o.rateLimit?.clientAuth?.max ?? 10, window: o.rateLimit?.clientAuth?.window ?? 300 },
       login: { max: o.rateLimit?.login?.max ?? 10, window: o.rateLimit?.login?.window ?? 900 },
-      clientAddress: o.rateLimit?.clientAddress
+      clientAddress: o.rateLimit?.clientAddress ?? remoteAddressOf
     },
     accessToken: {
       format: o.accessToken?.format ?? "jwt",

@@ -3,7 +3,7 @@
  * §10.10): client authentication at every endpoint that authenticates clients, and the login
  * check of the Promise API. All on a TestClock: windows open, lock and end without sleeping.
  */
-import { createGatehouse, type GatehouseInstance, resolveConfig, type StaticClient } from "@gatehouse/core"
+import { createGatehouse, type GatehouseInstance, resolveConfig, type StaticClient, withRemoteAddress } from "@gatehouse/core"
 import { makeMemoryDatabase, MemoryStorage } from "@gatehouse/testkit"
 import { TestClock } from "effect/testing"
 import { beforeAll, describe, expect, it } from "vitest"
@@ -326,9 +326,12 @@ describe("config rateLimit", () => {
     return []
   }
 
-  it("defaults: client authentication 10 per 300 s, login 10 per 900 s, no address", () => {
+  it("defaults: client authentication 10 per 300 s, login 10 per 900 s, the address an adapter gives (none on a plain Request)", () => {
     const { rateLimit } = resolveConfig({ issuer: "https://as.example.com" })
-    expect(rateLimit).toEqual({ clientAuth: { max: 10, window: 300 }, login: { max: 10, window: 900 }, clientAddress: undefined })
+    expect(rateLimit).toEqual({ clientAuth: { max: 10, window: 300 }, login: { max: 10, window: 900 }, clientAddress: expect.any(Function) })
+    expect(rateLimit.clientAddress!(new Request("https://as.example.com/token"))).toBeUndefined()
+    const tagged = withRemoteAddress(new Request("https://as.example.com/token"), "192.0.2.7")
+    expect(rateLimit.clientAddress!(tagged)).toBe("192.0.2.7")
     const custom = resolveConfig({ issuer: "https://as.example.com", rateLimit: { clientAuth: { max: 50 }, login: { window: 60 } } }).rateLimit
     expect([custom.clientAuth, custom.login]).toEqual([{ max: 50, window: 300 }, { max: 10, window: 60 }])
   })

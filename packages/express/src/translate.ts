@@ -6,7 +6,7 @@
  * or, when one of the host's body parsers already consumed it, re-serialized from
  * `req.body` so the host can register `express.urlencoded()` / `express.json()` globally.
  */
-import { HOP_BY_HOP_HEADERS, type IncomingRequest, nodeIncomingRequest } from "@gatehouse/core"
+import { HOP_BY_HOP_HEADERS, type IncomingRequest, nodeIncomingRequest, withRemoteAddress } from "@gatehouse/core"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { Readable } from "node:stream"
 import { applyClientCert, type ClientCertificateSource } from "./client-cert.js"
@@ -17,7 +17,12 @@ export interface NodeRequest extends IncomingMessage {
   originalUrl?: string
   /** Express body parsers: the parsed body */
   body?: unknown
+  /** Express: the client's address, per the app's `trust proxy` setting */
+  ip?: string | undefined
 }
+
+/** The client's address: Express's `req.ip` (its `trust proxy` decides), else the socket's. */
+const addressOf = (req: NodeRequest): string | undefined => req.ip ?? req.socket?.remoteAddress
 
 export type NodeResponse = ServerResponse
 
@@ -207,10 +212,10 @@ export const toFetchRequest = (
   const init: RequestInit & { duplex?: "half" } = { method, headers }
   if (options.signal) init.signal = options.signal
   if (body !== undefined && method !== "GET" && method !== "HEAD") {
-    if (options.signal) return new Request(url, { ...init, body: body as Uint8Array<ArrayBuffer> })
+    if (options.signal) return withRemoteAddress(new Request(url, { ...init, body: body as Uint8Array<ArrayBuffer> }), addressOf(req))
     const request = new BufferedRequest(url, init)
     request[buffered] = { bytes: body, used: false }
-    return request
+    return withRemoteAddress(request, addressOf(req))
   }
   if (method !== "GET" && method !== "HEAD") {
     if (replay) {
@@ -220,7 +225,7 @@ export const toFetchRequest = (
       init.duplex = "half"
     }
   }
-  return options.signal ? new Request(url, init) : new LazySignalRequest(url, init)
+  return withRemoteAddress(options.signal ? new Request(url, init) : new LazySignalRequest(url, init), addressOf(req))
 }
 
 const EMPTY = new Uint8Array(0)
@@ -234,7 +239,7 @@ const EMPTY = new Uint8Array(0)
 export const toIncomingRequest = (req: NodeRequest, url: URL, body?: Uint8Array): IncomingRequest | undefined => {
   const method = (req.method ?? "GET").toUpperCase()
   if (body === undefined && method !== "GET" && method !== "HEAD" && (hasContent(req) || consumed(req))) return undefined
-  return nodeIncomingRequest(method, url.href, req.headers, method === "GET" || method === "HEAD" ? EMPTY : body ?? EMPTY)
+  return nodeIncomingRequest(method, url.href, req.headers, method === "GET" || method === "HEAD" ? EMPTY : body ?? EMPTY, addressOf(req))
 }
 
 const lazyAbort = Symbol("gatehouse.lazyAbort")

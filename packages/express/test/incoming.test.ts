@@ -161,3 +161,49 @@ describe("the middleware hands Gatehouse no Fetch Request when there is no body 
     await gh.dispose()
   })
 })
+
+describe("the client's address reaches core (RFC 6749 §10.10 per-address budgets by default)", () => {
+  const make = (clientAddress?: () => undefined) =>
+    createGatehouse({
+      issuer: ISSUER,
+      storage: MemoryStorage.layer(),
+      accounts: memoryAccounts([]),
+      scopes: ["api"],
+      clients: [{ client_id: "svc", client_secret: SECRET, grant_types: ["client_credentials"], redirect_uris: [], scope: "api" }],
+      rateLimit: { clientAuth: { max: 3, window: 300 }, ...(clientAddress ? { clientAddress } : {}) }
+    })
+  const guess = (port: number, clientId: string) =>
+    raw(port, {
+      method: "POST",
+      path: "/token",
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${btoa(`${clientId}:wrong-secret`)}` },
+      body: "grant_type=client_credentials&scope=api"
+    })
+
+  it("failures under other client ids from this socket's address lock the address, on the IncomingRequest and the Fetch (chunked) path", async () => {
+    const gh = make()
+    const port = await serve(gatehouseMiddleware(gh))
+    for (const id of ["ghost-1", "ghost-2", "ghost-3"]) expect((await guess(port, id)).status).toBe(401)
+    // the right secret of another client, from the same address: refused unchecked
+    const locked = await raw(port, { method: "POST", path: "/token", headers: FORM, body: "grant_type=client_credentials&scope=api" })
+    expect([locked.status, JSON.parse(locked.body).error]).toEqual([429, "invalid_client"])
+    expect(locked.headers["retry-after"]).toBeDefined()
+    // a chunked body takes the Fetch path: the address is on that Request too
+    const chunked = await raw(port, {
+      method: "POST",
+      path: "/token",
+      headers: { ...FORM, "transfer-encoding": "chunked" },
+      body: "grant_type=client_credentials&scope=api"
+    })
+    expect(chunked.status).toBe(429)
+    await gh.dispose()
+  })
+
+  it("a host that says it knows no address (rateLimit.clientAddress) keeps per-client budgets only", async () => {
+    const gh = make(() => undefined)
+    const port = await serve(gatehouseMiddleware(gh))
+    for (const id of ["ghost-1", "ghost-2", "ghost-3"]) expect((await guess(port, id)).status).toBe(401)
+    expect((await raw(port, { method: "POST", path: "/token", headers: FORM, body: "grant_type=client_credentials&scope=api" })).status).toBe(200)
+    await gh.dispose()
+  })
+})

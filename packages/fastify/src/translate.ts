@@ -7,7 +7,7 @@
  * host's own `onSend` hooks (sessions, security headers) still run and every `Set-Cookie`
  * is kept next to any the host adds.
  */
-import { HOP_BY_HOP_HEADERS, type IncomingRequest, nodeIncomingRequest } from "@gatehouse/core"
+import { HOP_BY_HOP_HEADERS, type IncomingRequest, nodeIncomingRequest, withRemoteAddress } from "@gatehouse/core"
 import type { FastifyReply, FastifyRequest } from "fastify"
 import type { IncomingMessage } from "node:http"
 import { Readable } from "node:stream"
@@ -131,7 +131,8 @@ export const toFetchRequest = (request: FastifyRequest, url: URL, signal?: Abort
     init.body = Readable.toWeb(stream) as unknown as ReadableStream<Uint8Array>
     init.duplex = "half"
   }
-  return signal ? new Request(url, init) : new LazySignalRequest(url, init)
+  // the client's address, as Fastify's `trustProxy` setting reads it
+  return withRemoteAddress(signal ? new Request(url, init) : new LazySignalRequest(url, init), request.ip)
 }
 
 const EMPTY = new Uint8Array(0)
@@ -174,7 +175,7 @@ export const toIncomingRequest = async (request: FastifyRequest, url: URL): Prom
   const raw = request.raw
   if (method === "GET" || method === "HEAD" || !hasContent(raw)) {
     if (method !== "GET" && method !== "HEAD" && isReadable(request.body) && request.body !== raw) return undefined
-    return nodeIncomingRequest(method, url.href, request.headers, EMPTY)
+    return nodeIncomingRequest(method, url.href, request.headers, EMPTY, request.ip)
   }
   const declared = raw.headers["content-length"]
   if (raw.headers["transfer-encoding"] !== undefined || declared === undefined || !/^[0-9]{1,6}$/.test(declared)) return undefined
@@ -183,7 +184,7 @@ export const toIncomingRequest = async (request: FastifyRequest, url: URL): Prom
   // a host hook replaced the stream (e.g. decompressed it): its length is not the declared one
   if (length > SMALL_BODY || stream !== raw || raw.readableEnded) return undefined
   const bytes = await readAll(stream, length)
-  return bytes === undefined ? null : nodeIncomingRequest(method, url.href, request.headers, bytes)
+  return bytes === undefined ? null : nodeIncomingRequest(method, url.href, request.headers, bytes, request.ip)
 }
 
 const ignore = () => {}

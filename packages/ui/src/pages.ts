@@ -9,7 +9,7 @@
  * Finished interactions answer 303 to where core says (its resume endpoint). Unknown,
  * expired or finished interactions get an error page (400), forged forms a 403 page.
  */
-import { type GatehouseInstance, htmlHeaders, isInternal, type ProtocolError, publicDescription } from "@gatehouse/core"
+import { type GatehouseInstance, htmlHeaders, isInternal, type ProtocolError, publicDescription, remoteAddressOf } from "@gatehouse/core"
 import { CSRF_FIELD, csrfCookie, isWellFormed, newToken, readCookie, sameOrigin, tokensMatch } from "./csrf.js"
 import { DEFAULT_SCOPE_DESCRIPTIONS } from "./scopes.js"
 import { makeUserCodeRoute } from "./user-code.js"
@@ -44,7 +44,9 @@ export interface InteractionPagesOptions {
    * The client's address, to limit wrong user codes per address as well as per browser
    * (RFC 8628 §5.1), and wrong passwords per address as well as per username (core config
    * `rateLimit.login`).
-   * > [!WARNING] Without it the limit is per browser only, and a script can start a new
+   * Default: the address the Express / Fastify adapter puts on the request (the framework's
+   * `ip`, per its own trust-proxy setting); none on other platforms.
+   * > [!WARNING] Without one the limit is per browser only, and a script can start a new
    * > "browser" (drop its cookies) at will. Return an address you can trust (the socket's, or
    * > your own proxy's header), never one any client can set.
    */
@@ -213,10 +215,14 @@ export const createInteractionPages = (gh: PagesGatehouse, options: InteractionP
     return html(body, 200, cookies)
   }
 
-  /** The host's `clientAddress` of the request; a throwing reader gives none. */
+  /**
+   * The host's `clientAddress` of the request (a throwing reader gives none); by default the
+   * address `@gatehouse/express` / `@gatehouse/fastify` put on the requests they build.
+   */
   const addressOf = (request: Request): string | undefined => {
     try {
-      return options.clientAddress?.(request) || undefined
+      if (options.clientAddress !== undefined) return options.clientAddress(request) || undefined
+      return remoteAddressOf(request)
     } catch {
       return undefined
     }
@@ -277,7 +283,7 @@ export const createInteractionPages = (gh: PagesGatehouse, options: InteractionP
     layout,
     path: userCodePath,
     cookieName,
-    clientAddress: options.clientAddress,
+    clientAddress: addressOf,
     html,
     seeOther,
     readForm,

@@ -25,6 +25,30 @@ export interface IncomingRequest {
   readonly bodyBytes?: Uint8Array | undefined
   arrayBuffer(): Promise<ArrayBuffer>
   readonly body: ReadableStream<Uint8Array> | null
+  /**
+   * The client's address as the adapter knows it: `@gatehouse/express` gives Express's
+   * `req.ip`, `@gatehouse/fastify` Fastify's `request.ip` (the socket's, or the proxy's
+   * `X-Forwarded-For` as far as the framework's own trust-proxy setting believes it). The
+   * default `rateLimit.clientAddress` reads it (RFC 6749 §10.10 budgets per address).
+   * Absent on a plain Fetch `Request`.
+   */
+  readonly remoteAddress?: string | undefined
+}
+
+/** The client's address on a request an adapter built (`remoteAddress`), if any. */
+export const remoteAddressOf = (request: IncomingRequest): string | undefined => {
+  const address = request.remoteAddress
+  return typeof address === "string" && address !== "" ? address : undefined
+}
+
+/**
+ * For adapters that build Fetch `Request`s: give the request the client's address as a
+ * `remoteAddress` property (not enumerable), so core's per-address budgets hold whichever
+ * path (Fetch or `handleIncoming`) a request takes.
+ */
+export const withRemoteAddress = <R extends Request>(request: R, address: string | undefined): R => {
+  if (address !== undefined && address !== "") Object.defineProperty(request, "remoteAddress", { value: address, enumerable: false })
+  return request
 }
 
 
@@ -67,7 +91,13 @@ class NodeHeaders implements RequestHeaders {
 /** An `IncomingRequest` over a Node request whose body is already in hand (empty when none). */
 class NodeIncomingRequest implements IncomingRequest {
   readonly headers: NodeHeaders
-  constructor(readonly method: string, readonly url: string, fields: NodeHeaderFields, readonly bodyBytes: Uint8Array) {
+  constructor(
+    readonly method: string,
+    readonly url: string,
+    fields: NodeHeaderFields,
+    readonly bodyBytes: Uint8Array,
+    readonly remoteAddress: string | undefined
+  ) {
     this.headers = new NodeHeaders(fields)
   }
   arrayBuffer(): Promise<ArrayBuffer> {
@@ -91,8 +121,14 @@ Object.defineProperty(NodeIncomingRequest.prototype, Symbol.for("@gatehouse/core
 /**
  * For adapters that own a Node request (`@gatehouse/express`, `@gatehouse/fastify`): the
  * request `handleIncoming` takes, from the method, the absolute URL, Node's parsed header
- * fields and the body bytes already read within the size limit. Pure: no Node module is
+ * fields, the body bytes already read within the size limit, and the client's address
+ * (see `remoteAddress`). Pure: no Node module is
  * imported here.
  */
-export const nodeIncomingRequest = (method: string, url: string, fields: NodeHeaderFields, body: Uint8Array): IncomingRequest =>
-  new NodeIncomingRequest(method, url, fields, body)
+export const nodeIncomingRequest = (
+  method: string,
+  url: string,
+  fields: NodeHeaderFields,
+  body: Uint8Array,
+  remoteAddress?: string | undefined
+): IncomingRequest => new NodeIncomingRequest(method, url, fields, body, remoteAddress)
