@@ -21,14 +21,11 @@ import { observeEndpoint } from "../../observability/endpoint.js"
 import { Crypto } from "../../ports/Crypto.js"
 import { GnapGrantStore } from "../../ports/GnapGrantStore.js"
 import { type ClientKey, keyToWire, type ProofMethod } from "../key.js"
-import { verifyProof } from "../proof/index.js"
 import { gnapEndpoint, gnapJson } from "../response.js"
-import { isForResourceServer, requireResourceServer } from "../rs/resource-server.js"
+import { isForResourceServer, requireProvenResourceServer, sameRight } from "../rs/resource-server.js"
 import { readGnapBody } from "./grant.js"
 
 const INACTIVE = { active: false } as const
-
-const sameRight = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 
 const introspect = Effect.fnUntraced(function*(ctx: EndpointContext) {
   const config = yield* GatehouseConfig
@@ -36,11 +33,8 @@ const introspect = Effect.fnUntraced(function*(ctx: EndpointContext) {
   const now = yield* Clock.currentTimeMillis
   const { bytes, json } = yield* readGnapBody(ctx.request, true)
   const body = json!
-  const rs = yield* requireResourceServer(body["resource_server"])
-  // §3.2: the RS proves its key
-  yield* verifyProof(rs.key, { request: ctx.request, url: ctx.url, body: bytes }).pipe(
-    Effect.catchTag("InvalidClient", (e) => Effect.fail(new InvalidResourceServer({ description: e.description })))
-  )
+  // §3.2: the RS names itself and proves its key
+  const rs = yield* requireProvenResourceServer(ctx, { bytes, json: body })
   // RFC 9767 §3.4: an RS configured with `introspection: false` is not offered introspection
   if (rs.config.introspection === false) {
     return yield* new InvalidResourceServer({ description: "this AS does not offer token introspection to this resource server (RFC 9767 §3.3)" })

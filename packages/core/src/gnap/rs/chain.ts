@@ -30,9 +30,7 @@ import { verifyProof } from "../proof/index.js"
 import { parseClient, parseGrantRequest } from "../request.js"
 import { gnapJson } from "../response.js"
 import { expandResourceReferences } from "./references.js"
-import { identifyResourceServer, isForResourceServer } from "./resource-server.js"
-
-const sameRight = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
+import { identifyResourceServer, isForResourceServer, sameRight } from "./resource-server.js"
 
 /**
  * The grant endpoint's answer to a request carrying `existing_access_token` (RFC 9767 §4).

@@ -18,16 +18,15 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Predicate from "effect/Predicate"
 import { GatehouseConfig } from "../../config.js"
-import { InvalidAccess, InvalidRequest, InvalidResourceServer } from "../../errors.js"
+import { InvalidAccess, InvalidRequest } from "../../errors.js"
 import type { EndpointContext } from "../../http/router.js"
 import { Crypto } from "../../ports/Crypto.js"
 import { GnapResourceStore } from "../../ports/GnapResourceStore.js"
 import { readGnapBody } from "../endpoints/grant.js"
-import { verifyProof } from "../proof/index.js"
 import type { AccessRight } from "../request.js"
 import { observeEndpoint } from "../../observability/endpoint.js"
 import { gnapEndpoint, gnapJson } from "../response.js"
-import { mayRegister, requireResourceServer } from "./resource-server.js"
+import { mayRegister, requireProvenResourceServer } from "./resource-server.js"
 
 const isRecord = (u: unknown): u is Record<string, unknown> => Predicate.isObject(u) && !Array.isArray(u)
 
@@ -65,11 +64,8 @@ const register = Effect.fnUntraced(function*(ctx: EndpointContext) {
   const now = yield* Clock.currentTimeMillis
   const { bytes, json } = yield* readGnapBody(ctx.request, true)
   const body = json!
-  const rs = yield* requireResourceServer(body["resource_server"])
   // §3.4: "The RS MUST identify itself with its own key and sign the request" (§3.2)
-  yield* verifyProof(rs.key, { request: ctx.request, url: ctx.url, body: bytes }).pipe(
-    Effect.catchTag("InvalidClient", (e) => Effect.fail(new InvalidResourceServer({ description: e.description })))
-  )
+  const rs = yield* requireProvenResourceServer(ctx, { bytes, json: body })
 
   const access = body["access"]
   if (!Array.isArray(access) || access.length === 0) {

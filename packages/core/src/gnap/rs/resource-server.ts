@@ -10,7 +10,9 @@ import * as Predicate from "effect/Predicate"
 import { GatehouseConfig, type ResolvedConfig } from "../../config.js"
 import { InvalidClient, InvalidRequest, InvalidResourceServer, type StorageError } from "../../errors.js"
 import { GnapResourceStore } from "../../ports/GnapResourceStore.js"
+import type { IncomingRequest } from "../../http/incoming.js"
 import { type ClientKey, parseClientKey } from "../key.js"
+import { verifyProof } from "../proof/index.js"
 import type { AccessRight } from "../request.js"
 
 export interface ConfiguredResourceServer {
@@ -64,6 +66,22 @@ export const requireResourceServer = Effect.fnUntraced(function*(value: unknown)
   return rs
 })
 
+/**
+ * RFC 9767 §3.2 for the RS-facing endpoints (introspection §3.3, registration §3.4): the RS
+ * the signed JSON body names, having proven its key over this request — or
+ * `invalid_request` / `invalid_resource_server`.
+ */
+export const requireProvenResourceServer = Effect.fnUntraced(function*(
+  ctx: { readonly request: IncomingRequest; readonly url: URL },
+  body: { readonly bytes: Uint8Array<ArrayBuffer>; readonly json: Record<string, unknown> }
+) {
+  const rs = yield* requireResourceServer(body.json["resource_server"])
+  yield* verifyProof(rs.key, { request: ctx.request, url: ctx.url, body: body.bytes }).pipe(
+    Effect.catchTag("InvalidClient", (e) => Effect.fail(new InvalidResourceServer({ description: e.description })))
+  )
+  return rs
+})
+
 /** RFC 9635 §8: what a right is compared by — its `type`, or the string itself. */
 export const rightName = (right: unknown): string | undefined =>
   typeof right === "string" ? right : Predicate.isObject(right) && typeof (right as { type?: unknown }).type === "string" ? (right as { type: string }).type : undefined
@@ -75,7 +93,8 @@ export const mayRegister = (config: ResolvedConfig, rs: ConfiguredResourceServer
   return rs.config.access === undefined || rs.config.access.includes(name)
 }
 
-const sameRight = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
+/** Two access rights are the same right when they serialize the same (RFC 9635 §8). */
+export const sameRight = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 
 /**
  * RFC 9767 §3.3, §4: is a token with `access` appropriate for use at `rs`? When one of its
