@@ -172,6 +172,17 @@ the issuer is <code>${e(issuer)}</code>.</p>
   -d '{"redirect_uris":["http://localhost:8080/callback"],"client_name":"My app"}'</pre>
 <p>Point any OpenID Connect client library at the issuer above, start the authorization code flow
 with PKCE, and sign in with the demo account: username <code>alice</code>, password <code>wonderland</code>.</p>
+<p>Or by hand. Make a PKCE pair (RFC 7636):</p>
+<pre>node -e 'const c=require("crypto"),v=c.randomBytes(32).toString("base64url");console.log("verifier ",v);console.log("challenge",c.createHash("sha256").update(v).digest("base64url"))'</pre>
+<p>Open this in a browser (your <code>client_id</code> and <code>challenge</code> in place), sign in, allow:</p>
+<pre>${e(issuer)}/authorize?response_type=code&amp;client_id=CLIENT_ID&amp;redirect_uri=http://localhost:8080/callback&amp;scope=openid%20profile&amp;state=s1&amp;code_challenge=CHALLENGE&amp;code_challenge_method=S256</pre>
+<p>The browser lands on <code>http://localhost:8080/callback?code=…</code> (nothing listens there: copy
+the <code>code</code> from the address bar; it is valid for 60 seconds) and exchange it:</p>
+<pre>curl -s ${e(issuer)}/token -u CLIENT_ID:CLIENT_SECRET \\
+  -d grant_type=authorization_code -d code=CODE -d code_verifier=VERIFIER \\
+  -d redirect_uri=http://localhost:8080/callback</pre>
+<p>Then call the API with the <code>access_token</code>:
+<code>curl -s ${e(issuer)}/api/me -H 'authorization: Bearer ACCESS_TOKEN'</code></p>
 </main>
 </body>
 </html>
