@@ -36,7 +36,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import pg from "pg"
 import { argValue, listen, serveCommands } from "./lib/child.mjs"
-import { API, BASIC, bodies, CHALLENGE, CLIENT_ID, CLIENT_SECRET, CODE_SCOPE, OPAQUE_API, REDIRECT_URI, USER, USER_CLAIMS } from "./lib/fixtures.mjs"
+import { API, BASIC, bodies, CHALLENGE, CLIENT_ID, CODE_SCOPE, GATEHOUSE_CLIENT, GATEHOUSE_RESOURCES, REDIRECT_URI, USER, USER_CLAIMS } from "./lib/fixtures.mjs"
 import { cannon, refreshPool } from "./lib/load.mjs"
 import { fmt, median, table } from "./lib/report.mjs"
 import { rssOf, startTarget } from "./lib/targets.mjs"
@@ -72,16 +72,8 @@ async function serve() {
     storage,
     accounts: memoryAccounts(Array.from({ length: users }, (_, i) => ({ id: `id-${i}`, username: userName(i), password: USER.password, claims: USER_CLAIMS }))),
     scopes: ["api"],
-    resources: [{ uri: API, format: "jwt", scopes: ["api"] }, { uri: OPAQUE_API, format: "opaque", scopes: ["api"] }],
-    clients: [{
-      client_id: CLIENT_ID,
-      client_secret: CLIENT_SECRET,
-      token_endpoint_auth_method: "client_secret_basic",
-      grant_types: ["authorization_code", "refresh_token", "client_credentials"],
-      redirect_uris: [REDIRECT_URI],
-      scope: CODE_SCOPE,
-      id_token_signed_response_alg: "ES256"
-    }]
+    resources: GATEHOUSE_RESOURCES,
+    clients: [GATEHOUSE_CLIENT]
   })
   await gh.ready()
   const endpoints = gatehouseMiddleware(gh)

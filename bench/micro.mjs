@@ -26,10 +26,10 @@ import {
   bodies,
   CHALLENGE,
   CLIENT_ID,
-  CLIENT_SECRET,
   CODE_SCOPE,
   CODE_TTL_S,
-  OPAQUE_API,
+  GATEHOUSE_CLIENT,
+  GATEHOUSE_RESOURCES,
   REDIRECT_URI,
   USER,
   USER_CLAIMS
@@ -50,17 +50,9 @@ const gh = createGatehouse({
   storage: MemoryStorage.layer(),
   accounts: memoryAccounts([{ ...USER, claims: USER_CLAIMS }]),
   scopes: ["api"],
-  resources: [{ uri: API, format: "jwt", scopes: ["api"] }, { uri: OPAQUE_API, format: "opaque", scopes: ["api"] }],
+  resources: GATEHOUSE_RESOURCES,
   ttl: { authorizationCode: CODE_TTL_S },
-  clients: [{
-    client_id: CLIENT_ID,
-    client_secret: CLIENT_SECRET,
-    token_endpoint_auth_method: "client_secret_basic",
-    grant_types: ["authorization_code", "refresh_token", "client_credentials"],
-    redirect_uris: [REDIRECT_URI],
-    scope: CODE_SCOPE,
-    id_token_signed_response_alg: "ES256"
-  }]
+  clients: [GATEHOUSE_CLIENT]
 })
 await gh.ready()
 

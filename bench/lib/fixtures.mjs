@@ -25,6 +25,21 @@ export const CHALLENGE = createHash("sha256").update(VERIFIER).digest("base64url
 /** lifetime of pre-minted codes in both servers: they are minted seconds to minutes ahead */
 export const CODE_TTL_S = 900
 
+/** Gatehouse's side of the same work (`createGatehouse` options every Gatehouse bench server shares). */
+export const GATEHOUSE_RESOURCES = [
+  { uri: API, format: "jwt", scopes: [API_SCOPE] },
+  { uri: OPAQUE_API, format: "opaque", scopes: [API_SCOPE] }
+]
+export const GATEHOUSE_CLIENT = {
+  client_id: CLIENT_ID,
+  client_secret: CLIENT_SECRET,
+  token_endpoint_auth_method: "client_secret_basic",
+  grant_types: ["authorization_code", "refresh_token", "client_credentials"],
+  redirect_uris: [REDIRECT_URI],
+  scope: CODE_SCOPE,
+  id_token_signed_response_alg: "ES256"
+}
+
 export const form = (params) => new URLSearchParams(params).toString()
 
 export const bodies = {
