@@ -37,7 +37,7 @@ import { fileURLToPath } from "node:url"
 import pg from "pg"
 import { argValue, listen, serveCommands } from "./lib/child.mjs"
 import { API, BASIC, bodies, CHALLENGE, CLIENT_ID, CODE_SCOPE, GATEHOUSE_CLIENT, GATEHOUSE_RESOURCES, REDIRECT_URI, USER, USER_CLAIMS } from "./lib/fixtures.mjs"
-import { cannon, refreshPool } from "./lib/load.mjs"
+import { cannon, flowLoop, refreshPool } from "./lib/load.mjs"
 import { fmt, median, table } from "./lib/report.mjs"
 import { rssOf, startTarget } from "./lib/targets.mjs"
 
@@ -212,35 +212,9 @@ const oneFlow = async (agent, url, username, state) => {
   return tokens
 }
 
-const percentile = (sorted, p) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))])
-
 /** `connections` browsers running whole flows back to back for `duration` seconds; browser i signs in as user i. */
-const flows = async (url, { duration, connections, users }) => {
-  const agent = new Agent({ keepAlive: true, maxSockets: connections })
-  const latencies = []
-  let errors = 0
-  let firstError
-  let n = 0
-  const deadline = performance.now() + duration * 1000
-  const started = performance.now()
-  await Promise.all(Array.from({ length: connections }, async (_, worker) => {
-    while (performance.now() < deadline) {
-      const t0 = performance.now()
-      try {
-        await oneFlow(agent, url, userName(worker % users), `s${worker}-${n++}`)
-        latencies.push(performance.now() - t0)
-      } catch (error) {
-        errors++
-        firstError ??= error
-      }
-    }
-  }))
-  const elapsed = (performance.now() - started) / 1000
-  agent.destroy()
-  if (firstError) console.error(`  flow errors (${errors}), first: ${firstError.message}`)
-  latencies.sort((a, b) => a - b)
-  return { rps: latencies.length / elapsed, p50: Math.round(percentile(latencies, 50)), p99: Math.round(percentile(latencies, 99)), requests: latencies.length, errors }
-}
+const flows = (url, { duration, connections, users }) =>
+  flowLoop((agent, worker, state) => oneFlow(agent, url, userName(worker % users), state), { duration, connections, throwIfNoneSucceeded: false })
 
 /** `n` refresh tokens, each from a whole flow (10 browsers at a time): set-up, not measured. */
 const refreshTokens = async (url, n, users) => {

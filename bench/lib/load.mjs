@@ -154,8 +154,13 @@ const oneFlow = async (agent, url, { authorizePath }, state) => {
 
 const percentile = (sorted, p) => sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
 
-/** `connections` browsers running whole flows back to back for `duration` seconds. */
-export const flows = async (url, target, { duration, connections }) => {
+/**
+ * `connections` workers each running `runOne(agent, worker, state)` (one whole flow) back to
+ * back for `duration` seconds, on one keep-alive agent: flows per second and latency of a flow.
+ * A failing flow counts as an error; when none succeeds the first error is thrown, unless
+ * `throwIfNoneSucceeded` is false (a load test that reports errors rather than stopping).
+ */
+export const flowLoop = async (runOne, { duration, connections, throwIfNoneSucceeded = true }) => {
   const agent = new Agent({ keepAlive: true, maxSockets: connections })
   const latencies = []
   let errors = 0
@@ -167,7 +172,7 @@ export const flows = async (url, target, { duration, connections }) => {
     while (performance.now() < deadline) {
       const t0 = performance.now()
       try {
-        await oneFlow(agent, url, target, `s${worker}-${n++}`)
+        await runOne(agent, worker, `s${worker}-${n++}`)
         latencies.push(performance.now() - t0)
       } catch (error) {
         errors++
@@ -177,7 +182,7 @@ export const flows = async (url, target, { duration, connections }) => {
   }))
   const elapsed = (performance.now() - started) / 1000
   agent.destroy()
-  if (firstError && latencies.length === 0) throw firstError
+  if (firstError && latencies.length === 0 && throwIfNoneSucceeded) throw firstError
   if (firstError) console.error(`  flow errors (${errors}), first: ${firstError.message}`)
   latencies.sort((a, b) => a - b)
   return {
@@ -188,3 +193,7 @@ export const flows = async (url, target, { duration, connections }) => {
     errors
   }
 }
+
+/** `connections` browsers running whole flows back to back for `duration` seconds. */
+export const flows = (url, target, { duration, connections }) =>
+  flowLoop((agent, _worker, state) => oneFlow(agent, url, target, state), { duration, connections })
