@@ -32,7 +32,15 @@ export type {
 export { escapeHtml, htmlHeaders } from "./http/response.js"
 // what adapters hand `handleIncoming` instead of a Fetch Request
 export type { IncomingRequest, RequestHeaders } from "./http/incoming.js"
-export { HOP_BY_HOP_HEADERS, type NodeHeaderFields, nodeIncomingRequest, remoteAddressOf, withRemoteAddress } from "./http/incoming.js"
+export {
+  abortFetchRequest,
+  HOP_BY_HOP_HEADERS,
+  LazySignalRequest,
+  type NodeHeaderFields,
+  nodeIncomingRequest,
+  remoteAddressOf,
+  withRemoteAddress
+} from "./http/incoming.js"
 // RFC 8628 device authorization grant and the user-code engine it shares with GNAP
 export type { UserCodesApi } from "./gatehouse.js"
 export * as UserCode from "./user-code/index.js"

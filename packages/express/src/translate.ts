@@ -6,7 +6,7 @@
  * or, when one of the host's body parsers already consumed it, re-serialized from
  * `req.body` so the host can register `express.urlencoded()` / `express.json()` globally.
  */
-import { HOP_BY_HOP_HEADERS, type IncomingRequest, nodeIncomingRequest, withRemoteAddress } from "@gatehouse/core"
+import { abortFetchRequest, HOP_BY_HOP_HEADERS, type IncomingRequest, LazySignalRequest, nodeIncomingRequest, withRemoteAddress } from "@gatehouse/core"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { Readable } from "node:stream"
 import { applyClientCert, type ClientCertificateSource } from "./client-cert.js"
@@ -242,29 +242,6 @@ export const toIncomingRequest = (req: NodeRequest, url: URL, body?: Uint8Array)
   return nodeIncomingRequest(method, url.href, req.headers, method === "GET" || method === "HEAD" ? EMPTY : body ?? EMPTY, addressOf(req))
 }
 
-const lazyAbort = Symbol("gatehouse.lazyAbort")
-
-/**
- * A `Request` whose `signal` is created only when the handler reads it. Handing an
- * `AbortSignal` to the `Request` constructor makes undici follow it (a second controller,
- * a listener, a finalizer): on Node 20 that costs more than the rest of the translation,
- * and most handlers never look at the signal.
- */
-class LazySignalRequest extends Request {
-  declare [lazyAbort]: { controller?: AbortController; aborted: boolean }
-}
-Object.defineProperty(LazySignalRequest.prototype, "signal", {
-  configurable: true,
-  enumerable: true,
-  get(this: LazySignalRequest): AbortSignal {
-    const state = (this[lazyAbort] ??= { aborted: false })
-    if (state.controller === undefined) {
-      state.controller = new AbortController()
-      if (state.aborted) state.controller.abort()
-    }
-    return state.controller.signal
-  }
-})
 
 const buffered = Symbol("gatehouse.buffered")
 
@@ -349,16 +326,8 @@ Object.defineProperties(BufferedRequest.prototype, {
   }
 })
 
-/**
- * Abort the `signal` of a request made by `toFetchRequest` without an `options.signal`
- * (the client went away); it reads as aborted even when the handler first looks later.
- */
-export const abortFetchRequest = (request: Request): void => {
-  if (!(request instanceof LazySignalRequest)) return
-  const state = (request[lazyAbort] ??= { aborted: false })
-  state.aborted = true
-  state.controller?.abort()
-}
+/** Abort the `signal` of a request `toFetchRequest` made without one (the client went away): core's `abortFetchRequest`. */
+export { abortFetchRequest }
 
 const ignore = () => {}
 

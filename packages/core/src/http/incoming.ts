@@ -132,3 +132,39 @@ export const nodeIncomingRequest = (
   body: Uint8Array,
   remoteAddress?: string | undefined
 ): IncomingRequest => new NodeIncomingRequest(method, url, fields, body, remoteAddress)
+
+const lazyAbort = Symbol("gatehouse.lazyAbort")
+
+/**
+ * For adapters that build Fetch `Request`s from a server's request: a `Request` whose
+ * `signal` is created only when the handler reads it. An `AbortSignal` handed to the
+ * `Request` constructor is followed by undici (another controller, a listener, a
+ * finalizer): on Node 20 that costs more than the rest of the translation, and most
+ * handlers never look at the signal. `abortFetchRequest` aborts it.
+ */
+export class LazySignalRequest extends Request {
+  declare [lazyAbort]: { controller?: AbortController; aborted: boolean } | undefined
+}
+Object.defineProperty(LazySignalRequest.prototype, "signal", {
+  configurable: true,
+  enumerable: true,
+  get(this: LazySignalRequest): AbortSignal {
+    const state = (this[lazyAbort] ??= { aborted: false })
+    if (state.controller === undefined) {
+      state.controller = new AbortController()
+      if (state.aborted) state.controller.abort()
+    }
+    return state.controller.signal
+  }
+})
+
+/**
+ * Abort the `signal` of a `LazySignalRequest` (the client went away); it reads as aborted
+ * even when the handler first looks later. Any other request is left alone.
+ */
+export const abortFetchRequest = (request: Request): void => {
+  if (!(request instanceof LazySignalRequest)) return
+  const state = (request[lazyAbort] ??= { aborted: false })
+  state.aborted = true
+  state.controller?.abort()
+}
