@@ -104,10 +104,11 @@ const SCENARIOS = [
     id: "authorization_code",
     label: "authorization_code + PKCE (AT + RT + ID token)",
     consumable: true,
-    // one code per request, minted ahead: enough for `seconds` at the last rate seen
+    // one code per request, minted ahead: enough for `seconds` at twice the last rate seen
+    // (a run that uses them all up ends early; req/s is requests / elapsed time either way)
     request: async (target, state, seconds) => {
-      const rate = state.rate ?? 1500
-      const codes = await target.call("mintCodes", Math.ceil(rate * seconds * 1.1) + connections)
+      const rate = state.rate ?? 3000
+      const codes = await target.call("mintCodes", Math.ceil(rate * seconds * 2) + connections)
       return { path: "/token", headers: { authorization: BASIC }, next: () => { const c = codes.pop(); return c && bodies.code(c) }, amount: codes.length }
     }
   },

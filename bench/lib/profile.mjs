@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs"
 
 const [file, topArg] = process.argv.slice(2)
-const top = Number(topArg ?? 25)
+const top = /^\d+$/.test(topArg ?? "") ? Number(topArg) : 25
 const profile = JSON.parse(readFileSync(file, "utf8"))
 const byId = new Map(profile.nodes.map((n) => [n.id, n]))
 const self = new Map()
@@ -42,7 +42,7 @@ console.log("\nself time by function:")
 for (const [k, t] of sum(fnKey).slice(0, top)) console.log(`${pct(t)}  ${k}`)
 
 // inclusive time under frames matching each further argument (substring of "name file:line")
-const needles = process.argv.slice(4).filter((a) => !a.startsWith("--"))
+const needles = process.argv.slice(3).filter((a) => !a.startsWith("--") && !/^\d+$/.test(a))
 if (needles.length > 0) {
   const parent = new Map()
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)

@@ -14,6 +14,7 @@ import { base64url, base64urlDecode, Crypto } from "../src/ports/Crypto.js"
 const IMPLEMENTATIONS: ReadonlyArray<readonly [string, Layer.Layer<Crypto>]> = [
   ["WebCrypto", Crypto.layerWebCrypto],
   ["node:crypto", Crypto.layerNode(nodeCrypto)],
+  ["node:crypto, inline signatures", Crypto.layerNode(nodeCrypto, { signatures: "inline" })],
   ["default", Crypto.layerDefault]
 ]
 
@@ -121,5 +122,64 @@ describe("Crypto: JWS signatures (RFC 7518 §3)", () => {
       const wrongKey = await Effect.runPromiseExit(Effect.provide(Effect.flatMap(Crypto, (c) => c.sign("RS256", es.privateKey as CryptoKey, input)), layer))
       expect(Exit.isFailure(wrongKey)).toBe(true)
     }
+  })
+})
+
+describe("Crypto.layerNode: where signatures are computed", () => {
+  /** node:crypto with its `sign` calls recorded: with a callback (threadpool) or without */
+  const recording = () => {
+    const calls: Array<"threadpool" | "inline"> = []
+    const module = {
+      ...nodeCrypto,
+      sign: (...args: Array<unknown>) => {
+        calls.push(typeof args[3] === "function" ? "threadpool" : "inline")
+        return (nodeCrypto.sign as (...a: Array<unknown>) => unknown)(...args)
+      }
+    } as unknown as typeof nodeCrypto
+    return { calls, module }
+  }
+
+  it("by default each signature is a threadpool job (node:crypto sign with a callback) and verifies", async () => {
+    const { privateKey, publicKey } = await keyPair("ES256")
+    const { calls, module } = recording()
+    const signature = await use(Crypto.layerNode(module), (c) => c.sign("ES256", privateKey as CryptoKey, input))
+    expect(calls).toEqual(["threadpool"])
+    expect(nodeCrypto.verify("sha256", input, { key: nodeCrypto.KeyObject.from(publicKey as CryptoKey), dsaEncoding: "ieee-p1363" }, signature)).toBe(true)
+    // the fiber waits for the job: nothing synchronous to take
+    const c = await use(Crypto.layerNode(module), Effect.succeed)
+    expect(Exit.isSuccess(Effect.runSyncExit(c.sign("ES256", privateKey as CryptoKey, input)))).toBe(false)
+  })
+
+  it("signatures: \"inline\" signs on the calling thread", async () => {
+    const { privateKey } = await keyPair("ES256")
+    const { calls, module } = recording()
+    const c = await use(Crypto.layerNode(module, { signatures: "inline" }), Effect.succeed)
+    expect(Exit.isSuccess(Effect.runSyncExit(c.sign("ES256", privateKey as CryptoKey, input)))).toBe(true)
+    expect(calls).toEqual(["inline"])
+  })
+
+  it("a threadpool job that fails is a ServerError, not a defect", async () => {
+    const { privateKey } = await keyPair("ES256")
+    const failing = {
+      ...nodeCrypto,
+      sign: (...args: Array<unknown>) => (args[3] as (e: Error | null, s?: Uint8Array) => void)(new Error("engine failure"))
+    } as unknown as typeof nodeCrypto
+    const exit = await Effect.runPromiseExit(
+      Effect.provide(Effect.flatMap(Crypto, (c) => c.sign("ES256", privateKey as CryptoKey, input)), Crypto.layerNode(failing))
+    )
+    expect(exit._tag).toBe("Failure")
+    expect(JSON.stringify(exit)).toContain("ES256 signing failed")
+  })
+
+  it("many signatures in flight at once each come back with their own, valid signature", async () => {
+    const { privateKey, publicKey } = await keyPair("ES256")
+    const inputs = Array.from({ length: 64 }, (_, i) => new TextEncoder().encode(`eyJhbGciOiJFUzI1NiJ9.${i}`))
+    const signatures = await use(
+      Crypto.layerNode(nodeCrypto),
+      (c) => Effect.all(inputs.map((data) => c.sign("ES256", privateKey as CryptoKey, data)), { concurrency: "unbounded" })
+    )
+    inputs.forEach((data, i) => {
+      expect(nodeCrypto.verify("sha256", data, { key: nodeCrypto.KeyObject.from(publicKey as CryptoKey), dsaEncoding: "ieee-p1363" }, signatures[i]!)).toBe(true)
+    })
   })
 })

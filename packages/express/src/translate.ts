@@ -333,6 +333,8 @@ const ignore = () => {}
 
 /** Core's text answers (`@gatehouse/core` http/response.ts `TextResponse`): the keys are `Symbol.for`, no import needed. */
 const RESPONSE_TEXT = Symbol.for("@gatehouse/core/response-text")
+/** its header fields as `[lowercase name, value]` pairs, without making a `Headers` */
+const RESPONSE_HEADER_LIST = Symbol.for("@gatehouse/core/response-header-list")
 const ACCEPTS_TEXT_RESPONSE = Symbol.for("@gatehouse/core/accepts-text-response")
 
 /**
@@ -389,10 +391,12 @@ export const writeFetchResponse = async (response: Response, res: NodeResponse, 
  */
 const writeText = (response: Response, text: string, res: NodeResponse): void => {
   const headers: Record<string, string | Array<string>> = {}
-  for (const [name, value] of response.headers) {
-    if (name !== "set-cookie") headers[name] = value
+  const list = (response as { [RESPONSE_HEADER_LIST]?: () => ReadonlyArray<readonly [string, string]> })[RESPONSE_HEADER_LIST]
+  const cookies: Array<string> = []
+  for (const [name, value] of list === undefined ? response.headers : list.call(response)) {
+    if (name === "set-cookie") cookies.push(value)
+    else headers[name] = value
   }
-  const cookies = response.headers.getSetCookie()
   if (cookies.length > 0) {
     const existing = res.getHeader("set-cookie")
     headers["set-cookie"] = existing === undefined ? cookies : [...(Array.isArray(existing) ? existing : [String(existing)]), ...cookies]

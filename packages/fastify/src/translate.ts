@@ -160,6 +160,8 @@ const ignore = () => {}
 
 /** Core's text answers (`@gatehouse/core` http/response.ts `TextResponse`): the key is `Symbol.for`, no import needed. */
 const RESPONSE_TEXT = Symbol.for("@gatehouse/core/response-text")
+/** its header fields as `[lowercase name, value]` pairs, without making a `Headers` */
+const RESPONSE_HEADER_LIST = Symbol.for("@gatehouse/core/response-header-list")
 
 /**
  * Send a Fetch `Response` through a Fastify reply: status, every header (each `Set-Cookie`
@@ -167,10 +169,16 @@ const RESPONSE_TEXT = Symbol.for("@gatehouse/core/response-text")
  */
 export const sendFetchResponse = (reply: FastifyReply, response: Response, method = "GET"): FastifyReply => {
   reply.code(response.status)
-  for (const [name, value] of response.headers) {
-    if (name !== "set-cookie") reply.header(name, value)
+  const list = (response as { [RESPONSE_HEADER_LIST]?: () => ReadonlyArray<readonly [string, string]> })[RESPONSE_HEADER_LIST]
+  if (list === undefined) {
+    for (const [name, value] of response.headers) {
+      if (name !== "set-cookie") reply.header(name, value)
+    }
+    for (const cookie of response.headers.getSetCookie()) reply.header("set-cookie", cookie)
+  } else {
+    // each Set-Cookie its own field, the others once (a Headers would have joined repeats)
+    for (const [name, value] of list.call(response)) reply.header(name, value)
   }
-  for (const cookie of response.headers.getSetCookie()) reply.header("set-cookie", cookie)
   const text = (response as { [RESPONSE_TEXT]?: unknown })[RESPONSE_TEXT]
   if (typeof text === "string" && !response.bodyUsed) {
     // a string: Fastify writes it in one go with its Content-Length

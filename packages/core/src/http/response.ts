@@ -19,25 +19,43 @@ export const RESPONSE_TEXT: unique symbol = Symbol.for("@gatehouse/core/response
  */
 export const ACCEPTS_TEXT_RESPONSE: unique symbol = Symbol.for("@gatehouse/core/accepts-text-response") as never
 
+/**
+ * A method on core's text answers (`RESPONSE_TEXT`) giving their header fields as
+ * `[lowercase name, value]` pairs, each `Set-Cookie` separately, without building a
+ * `Headers` object: what an adapter writing to its server's response needs.
+ */
+export const RESPONSE_HEADER_LIST: unique symbol = Symbol.for("@gatehouse/core/response-header-list") as never
+
 const state = Symbol("textResponse")
 interface TextState {
   readonly text: string
   used: boolean
   stream?: ReadableStream<Uint8Array>
+  readonly status: number
+  readonly statusText: string
+  /** the header fields as given (lowercase names), until someone reads `headers` */
+  list: Array<[string, string]>
+  /** `headers`, once read: from then on the one place the fields live */
+  headers?: Headers
 }
 
 /**
- * A `Response` built from a string whose body stream is made only if someone reads `body`.
- * Node's Fetch implementation builds a `ReadableStream` for every body up front, which
- * costs more than the rest of a token response; the endpoints' answers are strings.
- * Constructed without a body, it answers every body member (`text()`, `json()`, `body`, ...)
- * from the text. Only adapters that asked for it (`ACCEPTS_TEXT_RESPONSE`) receive one;
- * the router turns it into a plain `Response` for everyone else (`toPlatformResponse`),
- * since a runtime may read a returned Response's body from its internal state.
+ * A `Response` built from a string that builds nothing of Node's Fetch implementation
+ * until it is used as one. Node's `Response` makes a `Headers` object (every field validated
+ * and sorted on iteration) and a `ReadableStream` for every body up front, which costs more
+ * than the rest of a token response; the endpoints' answers are strings and a few fields.
+ * So a `TextResponse` is made without running `Response`'s constructor: `status`, `ok`,
+ * `headers` (a real `Headers`, made when first read), `body` (a stream, made when first
+ * read) and every body method (`text()`, `json()`, ...) are its own, answered from the
+ * text. `instanceof Response` holds. Only adapters that asked for it
+ * (`ACCEPTS_TEXT_RESPONSE`) receive one; the router turns it into a plain `Response` for
+ * everyone else (`toPlatformResponse`), since a runtime may read a returned Response's
+ * internal state.
  */
 class TextResponse extends Response {
   declare [state]: TextState
   declare [RESPONSE_TEXT]: string
+  declare [RESPONSE_HEADER_LIST]: () => ReadonlyArray<readonly [string, string]>
 }
 
 const encoder = new TextEncoder()
@@ -58,33 +76,36 @@ const bodyMethod = <A>(f: (text: string) => A | Promise<A>) =>
     }
   }
 const toBytes = (text: string) => encoder.encode(text)
+const getter = <A>(get: (st: TextState) => A): PropertyDescriptor => ({
+  configurable: true,
+  enumerable: true,
+  get(this: TextResponse) {
+    return get(this[state])
+  }
+})
+const headersOf = (st: TextState): Headers => (st.headers ??= new Headers(st.list))
 Object.defineProperties(TextResponse.prototype, {
-  body: {
-    configurable: true,
-    enumerable: true,
-    get(this: TextResponse) {
-      const st = this[state]
-      if (st.stream === undefined) {
-        if (st.used) return null
-        const text = st.text
-        st.stream = new ReadableStream<Uint8Array>({
-          start(controller) {
-            controller.enqueue(toBytes(text))
-            controller.close()
-          }
-        })
-      }
-      return st.stream
+  status: getter((st) => st.status),
+  statusText: getter((st) => st.statusText),
+  ok: getter((st) => st.status >= 200 && st.status <= 299),
+  headers: getter(headersOf),
+  type: getter(() => "default"),
+  url: getter(() => ""),
+  redirected: getter(() => false),
+  body: getter((st) => {
+    if (st.stream === undefined) {
+      if (st.used) return null
+      const text = st.text
+      st.stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(toBytes(text))
+          controller.close()
+        }
+      })
     }
-  },
-  bodyUsed: {
-    configurable: true,
-    enumerable: true,
-    get(this: TextResponse) {
-      const st = this[state]
-      return st.used || (st.stream?.locked ?? false)
-    }
-  },
+    return st.stream
+  }),
+  bodyUsed: getter((st) => st.used || (st.stream?.locked ?? false)),
   text: { configurable: true, writable: true, value: bodyMethod((text) => text) },
   json: { configurable: true, writable: true, value: bodyMethod((text) => JSON.parse(text) as unknown) },
   arrayBuffer: { configurable: true, writable: true, value: bodyMethod((text) => toBytes(text).buffer) },
@@ -97,26 +118,90 @@ Object.defineProperties(TextResponse.prototype, {
     value(this: TextResponse) {
       const st = this[state]
       if (st.used || st.stream !== undefined) throw new TypeError("Response.clone: Body has already been consumed.")
-      return textResponse(st.text, { status: this.status, statusText: this.statusText, headers: this.headers })
+      return textResponse(st.text, { status: st.status, statusText: st.statusText, headers: headersOf(st) })
+    }
+  },
+  [RESPONSE_HEADER_LIST]: {
+    configurable: true,
+    writable: true,
+    value(this: TextResponse): ReadonlyArray<readonly [string, string]> {
+      const st = this[state]
+      return st.headers === undefined ? st.list : [...st.headers]
+    }
+  },
+  // what Node's util.inspect (and a test runner's diff) shows: the Response's own would
+  // look for the internal state this object does not have
+  [Symbol.for("nodejs.util.inspect.custom")]: {
+    configurable: true,
+    writable: true,
+    value(this: TextResponse) {
+      const st = this[state]
+      return { status: st.status, statusText: st.statusText, headers: Object.fromEntries(this[RESPONSE_HEADER_LIST]()), bodyUsed: this.bodyUsed }
     }
   }
 })
 
+/** `init.headers` as lowercase `[name, value]` pairs (what `new Headers(init)` would hold). */
+const fieldList = (headers: HeadersInit | undefined): Array<[string, string]> => {
+  if (headers === undefined) return []
+  if (headers instanceof Headers) return [...headers]
+  if (Array.isArray(headers)) return headers.map(([name, value]) => [name.toLowerCase(), value] as [string, string])
+  const list: Array<[string, string]> = []
+  for (const name in headers as Record<string, string>) list.push([name.toLowerCase(), (headers as Record<string, string>)[name]!])
+  return list
+}
+
 /** A Response with a string body: a `TextResponse` (see above). */
 export const textResponse = (text: string, init: ResponseInit): Response => {
-  const response = new TextResponse(null, init)
+  const status = init.status ?? 200
+  // what Response's constructor would refuse (Fetch: "init's status is not in the range 200 to 599")
+  if (!Number.isInteger(status) || status < 200 || status > 599) throw new RangeError(`invalid response status ${status}`)
+  const list = fieldList(init.headers)
   // what `new Response(string)` would say when the caller did not
-  if (!response.headers.has("content-type")) response.headers.set("content-type", "text/plain;charset=UTF-8")
-  response[state] = { text, used: false }
+  if (!list.some(([name]) => name === "content-type")) list.push(["content-type", "text/plain;charset=UTF-8"])
+  const response = Object.create(TextResponse.prototype) as TextResponse
+  response[state] = { text, used: false, status, statusText: init.statusText ?? "", list }
   response[RESPONSE_TEXT] = text
   return response
+}
+
+/**
+ * Set a header field on a response core made: on a `TextResponse` whose `headers` nobody
+ * read yet, without making them; otherwise through `headers.set` (a no-op on immutable
+ * headers, e.g. `Response.redirect`'s).
+ */
+export const setResponseHeader = (response: Response, name: string, value: string): void => {
+  if (response instanceof TextResponse) {
+    const st = response[state]
+    if (st.headers === undefined) {
+      const lower = name.toLowerCase()
+      const i = st.list.findIndex(([n]) => n === lower)
+      if (i >= 0) st.list[i] = [lower, value]
+      else st.list.push([lower, value])
+      return
+    }
+  }
+  try {
+    response.headers.set(name, value)
+  } catch {
+    // immutable headers: leave as they are
+  }
+}
+
+/** Whether a response core made has a header field (without making a `TextResponse`'s `headers`). */
+export const hasResponseHeader = (response: Response, name: string): boolean => {
+  if (response instanceof TextResponse && response[state].headers === undefined) {
+    const lower = name.toLowerCase()
+    return response[state].list.some(([n]) => n === lower)
+  }
+  return response.headers.has(name)
 }
 
 /** A plain `Response` for what leaves core (see `TextResponse`); other responses as they are. */
 export const toPlatformResponse = (response: Response): Response => {
   if (!(response instanceof TextResponse)) return response
   const st = response[state]
-  const init = { status: response.status, statusText: response.statusText, headers: response.headers }
+  const init = { status: st.status, statusText: st.statusText, headers: headersOf(st) }
   if (st.stream !== undefined) return new Response(st.stream, init)
   return new Response(st.used ? null : st.text, init)
 }

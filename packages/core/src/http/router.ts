@@ -11,7 +11,15 @@ import { InvalidRequest, isInternal, MethodNotAllowed, NotFound, type ProtocolEr
 import { gnapErrorResponse } from "../gnap/response.js"
 import type { IncomingRequest } from "./incoming.js"
 import { checkHeaderSize, DEFAULT_LIMITS, parseCookies } from "./request.js"
-import { ACCEPTS_TEXT_RESPONSE, bearerErrorResponse, errorPage, oauthErrorResponse, toPlatformResponse } from "./response.js"
+import {
+  ACCEPTS_TEXT_RESPONSE,
+  bearerErrorResponse,
+  errorPage,
+  hasResponseHeader,
+  oauthErrorResponse,
+  setResponseHeader,
+  toPlatformResponse
+} from "./response.js"
 
 export interface EndpointContext {
   /** a Fetch `Request`, or an adapter's lighter request (http/incoming.ts) */
@@ -42,13 +50,7 @@ export const render = (style: ErrorStyle, error: ProtocolError): Response =>
     : oauthErrorResponse(error)
 
 const withCors = (response: Response): Response => {
-  if (!response.headers.has("access-control-allow-origin")) {
-    try {
-      response.headers.set("access-control-allow-origin", "*")
-    } catch {
-      // immutable headers (e.g. a Response.redirect): leave as is
-    }
-  }
+  if (!hasResponseHeader(response, "access-control-allow-origin")) setResponseHeader(response, "access-control-allow-origin", "*")
   return response
 }
 
