@@ -155,15 +155,17 @@ const limited = (
         retryAfter === undefined
           ? Effect.void
           : Effect.fail(new ClientAuthRateLimited({ description: RATE_LIMITED, detail: "client authentication rate limit", retryAfter })))
-    const countGuess = (keys: ReadonlyArray<string>) => (error: ClientAuthError) =>
+    const countGuess = (keys: ReadonlyArray<string>) => (error: ClientAuthError): Effect.Effect<unknown, StorageError, RateLimiter> =>
       error._tag === "InvalidClient" ? RateLimit.countFailure(keys, setting, now) : Effect.void
     const presented = yield* refuseIfSpent(addressKeys).pipe(
       Effect.andThen(present(ctx, attempted)),
       Effect.tapError(countGuess(addressKeys)),
       Effect.tapError(failed(ctx.params.get("client_id")?.[0], attempted.join("+")))
     )
-    const keys = [yield* RateLimit.limitKey("client_auth", "client", presented.clientId), ...addressKeys]
-    return yield* refuseIfSpent(keys).pipe(
+    const clientKey = yield* RateLimit.limitKey("client_auth", "client", presented.clientId)
+    const keys = [clientKey, ...addressKeys]
+    // the address's budget was checked above: now the client id's
+    return yield* refuseIfSpent([clientKey]).pipe(
       Effect.andThen(authenticate(presented).pipe(Effect.tapError(countGuess(keys)))),
       Effect.tapError(failed(presented.clientId, presented.method))
     )

@@ -16,9 +16,29 @@ import { type RateLimitCount, RateLimiter } from "../ports/RateLimiter.js"
 /** What is limited. */
 export type Surface = "client_auth" | "login"
 
+/**
+ * Recently computed keys, per `Crypto` implementation: a busy client's id and address are
+ * the same on every request, and their digest need not be. Bounded (oldest out first); it
+ * holds the digests and the subjects they are of (client ids, usernames, addresses), which
+ * this process has in memory anyway, never a secret.
+ */
+const KEY_CACHE_SIZE = 1024
+const keyCaches = new WeakMap<Crypto["Service"], Map<string, string>>()
+
 /** The storage key of one subject's counter: a digest, so the subject is not stored in clear. */
 export const limitKey = (surface: Surface, kind: string, subject: string): Effect.Effect<string, never, Crypto> =>
-  Effect.flatMap(Crypto, (crypto) => crypto.digest(`rate_limit:${surface}:${kind}:${subject}`))
+  Effect.flatMap(Crypto, (crypto) => {
+    const input = `rate_limit:${surface}:${kind}:${subject}`
+    let cache = keyCaches.get(crypto)
+    const known = cache?.get(input)
+    if (known !== undefined) return Effect.succeed(known)
+    return Effect.map(crypto.digest(input), (key) => {
+      if (cache === undefined) keyCaches.set(crypto, cache = new Map())
+      if (cache.size >= KEY_CACHE_SIZE) cache.delete(cache.keys().next().value!)
+      cache.set(input, key)
+      return key
+    })
+  })
 
 /** Whole seconds until `resetsAt` (ms), at least 1: the `Retry-After` value (RFC 9110 §10.2.3). */
 export const retryAfter = (resetsAt: number, now: number): number => Math.max(1, Math.ceil((resetsAt - now) / 1000))
