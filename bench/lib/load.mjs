@@ -9,8 +9,7 @@ import { authorizeQuery, BASIC, bodies, REDIRECT_URI, USER } from "./fixtures.mj
 const FORM = "application/x-www-form-urlencoded"
 
 const summary = (out) => ({
-  // completed requests over the run's own elapsed time: a run with a fixed `amount` of
-  // requests (codes minted ahead) may end before its nominal duration
+  // completed requests over the run's elapsed time (autocannon stops on a whole-second tick)
   rps: out.duration > 0 ? out.requests.total / out.duration : out.requests.average,
   p50: out.latency.p50,
   p99: out.latency.p99,
@@ -26,21 +25,23 @@ const run = (options) =>
 
 /**
  * One autocannon run of `scenario` against `url`: `{ method, path, headers, body }`, or
- * `next()` returning each request's body (`amount` requests at most), or `renew` for
+ * `next()` returning each request's body (undefined once it has none left), or `renew` for
  * bodies computed from the previous response (refresh token rotation).
  */
-export const cannon = (url, scenario, { duration, connections }) => {
-  const { method = "POST", path, headers = {}, body, next, amount, onResponse } = scenario
+export const cannon = (url, scenario, { duration, amount, connections }) => {
+  const { method = "POST", path, headers = {}, body, next, onResponse } = scenario
   const base = {
     url: `${url}${path}`,
     method,
     connections,
     headers: method === "POST" ? { "content-type": FORM, ...headers } : headers
   }
-  if (next === undefined) return run({ ...base, duration, body })
+  // `amount`: exactly that many requests, however long they take; else `duration` seconds
+  const length = amount === undefined ? { duration } : { amount }
+  if (next === undefined) return run({ ...base, ...length, body })
   return run({
     ...base,
-    ...(amount === undefined ? { duration } : { amount }),
+    ...length,
     requests: [{
       method,
       setupRequest: (req) => {

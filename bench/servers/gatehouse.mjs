@@ -12,7 +12,10 @@
  */
 import { AuthorizationCodeStore, createGatehouse, Crypto } from "@gatehouse/core"
 import { gatehouseMiddleware } from "@gatehouse/express"
-import { Clock, Effect } from "effect"
+// by module path, as core imports Effect: the "effect" barrel would load every module (~11 MB
+// of RSS that is the harness's, not Gatehouse's)
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { argValue, listen, readBody, serveCommands } from "../lib/child.mjs"
 import {
   API,
