@@ -9,7 +9,7 @@ import * as jose from "jose"
 import * as nodeCrypto from "node:crypto"
 import { describe, expect, it } from "vitest"
 import type { SigningAlg } from "../src/config.js"
-import { base64url, base64urlDecode, Crypto } from "../src/ports/Crypto.js"
+import { base64url, base64urlDecode, Crypto, defaultSignatures } from "../src/ports/Crypto.js"
 
 const IMPLEMENTATIONS: ReadonlyArray<readonly [string, Layer.Layer<Crypto>]> = [
   ["WebCrypto", Crypto.layerWebCrypto],
@@ -156,6 +156,14 @@ describe("Crypto.layerNode: where signatures are computed", () => {
     const c = await use(Crypto.layerNode(module, { signatures: "inline" }), Effect.succeed)
     expect(Exit.isSuccess(Effect.runSyncExit(c.sign("ES256", privateKey as CryptoKey, input)))).toBe(true)
     expect(calls).toEqual(["inline"])
+  })
+
+  it("layerDefault: the threadpool when there is a second core for it, inline on one core", () => {
+    expect(defaultSignatures(1)).toBe("inline")
+    expect(defaultSignatures(2)).toBe("threadpool")
+    expect(defaultSignatures(64)).toBe("threadpool")
+    // unknown: Node's default threadpool
+    expect(defaultSignatures(undefined)).toBe("threadpool")
   })
 
   it("a threadpool job that fails is a ServerError, not a defect", async () => {
