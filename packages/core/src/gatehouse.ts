@@ -131,6 +131,12 @@ export interface CreateGatehouseOptions extends GatehouseOptions {
    */
   readonly onEvent?: ((event: GatehouseEvent) => void) | "json" | undefined
   /**
+   * Randomness, digests and signatures (the `Crypto` port). Default `Crypto.layerDefault`:
+   * `node:crypto` on Node, signatures on libuv's threadpool (inline on a single core);
+   * `Crypto.layerNode(nodeCrypto, { signatures: "inline" })` keeps them on the event loop.
+   */
+  readonly crypto?: Layer.Layer<Crypto> | undefined
+  /**
    * Extra layer merged over everything (tests: `TestClock.layer()` to control time; a
    * tracer, e.g. `OtlpTracer.layer(...)`, for Gatehouse's spans: docs/observability.md).
    */
@@ -202,11 +208,12 @@ export interface GatehouseInstance {
 
 /** Rejects with the protocol error (`_tag`, `description`) when an interaction call is refused. */
 export const createGatehouse = (options: CreateGatehouseOptions): GatehouseInstance => {
-  const { storage, accounts, onEvent, overrides, ...rest } = options
+  const { storage, accounts, onEvent, overrides, crypto, ...rest } = options
   const config = resolveConfig(rest)
   const services = servicesLayer({
     config,
     storage,
+    crypto,
     accounts: Layer.isLayer(accounts) ? accounts as Layer.Layer<Accounts, unknown> : accountsLayer(accounts as AccountsAdapter),
     events: onEvent === "json" ? Events.layerJsonLines() : onEvent ? Events.layerCallback(onEvent) : undefined
   })

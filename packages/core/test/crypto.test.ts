@@ -125,20 +125,20 @@ describe("Crypto: JWS signatures (RFC 7518 §3)", () => {
   })
 })
 
-describe("Crypto.layerNode: where signatures are computed", () => {
-  /** node:crypto with its `sign` calls recorded: with a callback (threadpool) or without */
-  const recording = () => {
-    const calls: Array<"threadpool" | "inline"> = []
-    const module = {
-      ...nodeCrypto,
-      sign: (...args: Array<unknown>) => {
-        calls.push(typeof args[3] === "function" ? "threadpool" : "inline")
-        return (nodeCrypto.sign as (...a: Array<unknown>) => unknown)(...args)
-      }
-    } as unknown as typeof nodeCrypto
-    return { calls, module }
-  }
+/** node:crypto with its `sign` calls recorded: with a callback (threadpool) or without */
+const recording = () => {
+  const calls: Array<"threadpool" | "inline"> = []
+  const module = {
+    ...nodeCrypto,
+    sign: (...args: Array<unknown>) => {
+      calls.push(typeof args[3] === "function" ? "threadpool" : "inline")
+      return (nodeCrypto.sign as (...a: Array<unknown>) => unknown)(...args)
+    }
+  } as unknown as typeof nodeCrypto
+  return { calls, module }
+}
 
+describe("Crypto.layerNode: where signatures are computed", () => {
   it("by default each signature is a threadpool job (node:crypto sign with a callback) and verifies", async () => {
     const { privateKey, publicKey } = await keyPair("ES256")
     const { calls, module } = recording()
@@ -189,5 +189,31 @@ describe("Crypto.layerNode: where signatures are computed", () => {
     inputs.forEach((data, i) => {
       expect(nodeCrypto.verify("sha256", data, { key: nodeCrypto.KeyObject.from(publicKey as CryptoKey), dsaEncoding: "ieee-p1363" }, signatures[i]!)).toBe(true)
     })
+  })
+})
+
+describe("createGatehouse({ crypto })", () => {
+  it("the host's Crypto layer signs the tokens (here: inline signatures on a recorded node:crypto)", async () => {
+    const { createGatehouse } = await import("../src/gatehouse.js")
+    const { MemoryStorage } = await import("@gatehouse/testkit")
+    const { CLIENTS, ISSUER, basic } = await import("./helpers/token-helpers.js")
+    const { calls, module } = recording()
+    const gh = createGatehouse({
+      issuer: ISSUER,
+      storage: MemoryStorage.layer(),
+      accounts: { claims: () => undefined },
+      clients: [CLIENTS.svc],
+      scopes: ["api:read"],
+      accessToken: { format: "jwt" },
+      crypto: Crypto.layerNode(module, { signatures: "inline" })
+    })
+    const response = await gh.handler(new Request(`${ISSUER}/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic("svc", "svc-secret") },
+      body: "grant_type=client_credentials&scope=api%3Aread"
+    }))
+    expect(response.status).toBe(200)
+    expect(calls).toEqual(["inline"])
+    await gh.dispose()
   })
 })
