@@ -11,6 +11,11 @@
  * as a Fetch host (Next.js, Bun) does.
  *
  *   node bench/micro.mjs [--n=20000] [--repeat=3] [--concurrency=20] [--only=a,b] [--fetch | --translated]
+ *   node bench/micro.mjs --alloc [--n=5000] [--only=a,b] [--top=28] [--stack=<function name prefix>]
+ *
+ * `--alloc`: instead of CPU, the bytes each request allocates, by allocating function, garbage
+ * included (lib/allocations.mjs), one run per scenario after the warm-up; `--stack` prints the
+ * call stacks that allocate under the functions whose "name file:line" starts with the prefix.
  *
  * Each scenario is measured `repeat` times; the table gives the minimum (the least
  * disturbed run) and the median.
@@ -20,6 +25,7 @@ import { AuthorizationCodeStore, createGatehouse, Crypto } from "@gatehouse/core
 import { acceptTextResponse, toFetchRequest, toIncomingRequest } from "@gatehouse/express"
 import { memoryAccounts, MemoryStorage } from "@gatehouse/testkit/memory"
 import { Clock, Effect } from "effect"
+import { printAllocations, sampleAllocations } from "./lib/allocations.mjs"
 import {
   API,
   BASIC,
@@ -39,7 +45,8 @@ const option = (name, fallback) => {
   const arg = process.argv.find((a) => a.startsWith(`--${name}=`))
   return arg === undefined ? fallback : arg.slice(name.length + 3)
 }
-const N = Number(option("n", 20000))
+const alloc = process.argv.includes("--alloc")
+const N = Number(option("n", alloc ? 5000 : 20000))
 const concurrency = Number(option("concurrency", 20))
 const repeat = Number(option("repeat", 3))
 const only = option("only", undefined)?.split(",")
@@ -127,29 +134,39 @@ const scenarios = {
   discovery: async () => () => get("/.well-known/openid-configuration")
 }
 
-const measure = async (make, n) => {
+/** `n` requests of a scenario, `concurrency` in flight; `around` wraps the requests alone (not the set-up). */
+const measure = async (make, n, around = (requests) => requests()) => {
   const s = await make(n)
   const next = typeof s === "function" ? s : s.next
   const after = typeof s === "function" ? undefined : s.after
   let left = n
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (left-- > 0) {
-      const text = await call(next())
-      after?.(text)
-    }
-  }))
+  await around(() =>
+    Promise.all(Array.from({ length: concurrency }, async () => {
+      while (left-- > 0) {
+        const text = await call(next())
+        after?.(text)
+      }
+    })))
   const wall = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
   return { cpuUs: (cpu.user + cpu.system) / n, wallUs: (wall * 1000) / n }
 }
 
 console.log(`node ${process.version}, ${N} requests per scenario, ${concurrency} in flight, in-process (no HTTP), ${plainFetch ? "plain Fetch requests" : translated ? "Fetch requests as @gatehouse/express translates streamed ones" : "requests as @gatehouse/express builds them"}`)
-console.log("| scenario | CPU µs/request (min) | CPU µs/request (median) | wall µs/request (min) |\n| --- | ---: | ---: | ---: |")
+if (!alloc) console.log("| scenario | CPU µs/request (min) | CPU µs/request (median) | wall µs/request (min) |\n| --- | ---: | ---: | ---: |")
 for (const [name, make] of Object.entries(scenarios)) {
   if (only && !only.includes(name)) continue
   await measure(make, Math.min(2000, N)) // warm-up
+  if (alloc) {
+    let profile
+    await measure(make, N, async (requests) => {
+      profile = await sampleAllocations(requests)
+    })
+    printAllocations(name, profile, N, { top: Number(option("top", 28)), stackOf: option("stack", undefined) })
+    continue
+  }
   const runs = []
   for (let r = 0; r < repeat; r++) runs.push(await measure(make, N))
   const cpu = runs.map((r) => r.cpuUs).sort((a, b) => a - b)

@@ -105,12 +105,13 @@ const SCENARIOS = [
     id: "authorization_code",
     label: "authorization_code + PKCE (AT + RT + ID token)",
     consumable: true,
-    // one code per request, minted ahead: enough for `seconds` at twice the last rate seen
-    // (at least 2,000/s). The run lasts `seconds` whatever happens; a run that used up its
-    // codes is not counted but run again with twice as many (`once` below)
-    request: async (target, state, seconds) => {
+    // one code per request, minted ahead: `count` of them when given (a run of a fixed number
+    // of requests), else enough for `seconds` at twice the last rate seen (at least 2,000/s).
+    // A timed run lasts `seconds` whatever happens; one that used up its codes is not counted
+    // but run again with twice as many (`once` below)
+    request: async (target, state, seconds, count) => {
       const rate = Math.max(2000, state.rate ?? 0)
-      const codes = await target.call("mintCodes", Math.ceil(rate * seconds * 2) + connections)
+      const codes = await target.call("mintCodes", count ?? Math.ceil(rate * seconds * 2) + connections)
       const request = {
         path: "/token",
         headers: { authorization: BASIC },
@@ -292,13 +293,7 @@ if (!flag("no-equal-work") && equalWorkNames.every((n) => selectedTargets.includ
       const amount = quick ? Math.min(answered, 3000) : answered
       if (scenario === undefined || amount === 0) continue
       state[id] ??= {}
-      let request
-      if (id === "authorization_code") {
-        const codes = await target.call("mintCodes", amount)
-        request = { path: "/token", headers: { authorization: BASIC }, next: () => { const c = codes.pop(); return c && bodies.code(c) } }
-      } else {
-        request = typeof scenario.request === "function" ? await scenario.request(target, state[id], duration) : scenario.request
-      }
+      const request = typeof scenario.request === "function" ? await scenario.request(target, state[id], duration, amount) : scenario.request
       const out = await cannon(target.url, request, { amount, connections })
       requests += out.requests
       log(`equal work: ${name} ${id}: ${out.requests} requests, errors ${out.errors}`)
