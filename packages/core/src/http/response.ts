@@ -118,7 +118,7 @@ Object.defineProperties(TextResponse.prototype, {
     value(this: TextResponse) {
       const st = this[state]
       if (st.used || st.stream !== undefined) throw new TypeError("Response.clone: Body has already been consumed.")
-      return textResponse(st.text, { status: st.status, statusText: st.statusText, headers: headersOf(st) })
+      return textResponse(st.text, { status: st.status, statusText: st.statusText, headers: st.headers ?? st.list })
     }
   },
   [RESPONSE_HEADER_LIST]: {
@@ -201,7 +201,7 @@ export const hasResponseHeader = (response: Response, name: string): boolean => 
 export const toPlatformResponse = (response: Response): Response => {
   if (!(response instanceof TextResponse)) return response
   const st = response[state]
-  const init = { status: st.status, statusText: st.statusText, headers: headersOf(st) }
+  const init = { status: st.status, statusText: st.statusText, headers: st.headers ?? st.list }
   if (st.stream !== undefined) return new Response(st.stream, init)
   return new Response(st.used ? null : st.text, init)
 }
