@@ -59,9 +59,27 @@ const gh = createGatehouse({
   scopes: ["api"],
   resources: GATEHOUSE_RESOURCES,
   ttl: { authorizationCode: CODE_TTL_S },
-  clients: [GATEHOUSE_CLIENT]
+  clients: [GATEHOUSE_CLIENT],
+  // --inline: signatures on the calling thread, so that CPU per request is one thread's work
+  ...(process.argv.includes("--inline") ? { crypto: Crypto.layerNode(await import("node:crypto"), { signatures: "inline" }) } : {})
 })
 await gh.ready()
+
+// --ops: count the Effect runtime's steps (one per primitive its fiber loop evaluates) per
+// request: a count, the same on a busy machine as on a quiet one
+const countOps = process.argv.includes("--ops")
+let ops = 0
+if (countOps) {
+  const FiberProto = Object.getPrototypeOf(Effect.runFork(Effect.void))
+  const runLoop = FiberProto.runLoop
+  FiberProto.runLoop = function(effect) {
+    try {
+      return runLoop.call(this, effect)
+    } finally {
+      ops += this.currentOpCount
+    }
+  }
+}
 
 const plainFetch = process.argv.includes("--fetch")
 const RESPONSE_TEXT = Symbol.for("@gatehouse/core/response-text")
@@ -140,6 +158,7 @@ const measure = async (make, n, around = (requests) => requests()) => {
   const next = typeof s === "function" ? s : s.next
   const after = typeof s === "function" ? undefined : s.after
   let left = n
+  const ops0 = ops
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   await around(() =>
@@ -151,11 +170,11 @@ const measure = async (make, n, around = (requests) => requests()) => {
     })))
   const wall = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
-  return { cpuUs: (cpu.user + cpu.system) / n, wallUs: (wall * 1000) / n }
+  return { cpuUs: (cpu.user + cpu.system) / n, wallUs: (wall * 1000) / n, ops: (ops - ops0) / n }
 }
 
 console.log(`node ${process.version}, ${N} requests per scenario, ${concurrency} in flight, in-process (no HTTP), ${plainFetch ? "plain Fetch requests" : translated ? "Fetch requests as @gatehouse/express translates streamed ones" : "requests as @gatehouse/express builds them"}`)
-if (!alloc) console.log("| scenario | CPU µs/request (min) | CPU µs/request (median) | wall µs/request (min) |\n| --- | ---: | ---: | ---: |")
+if (!alloc) console.log(`| scenario | CPU µs/request (min) | CPU µs/request (median) | wall µs/request (min) |${countOps ? " Effect steps/request |" : ""}\n| --- | ---: | ---: | ---: |${countOps ? " ---: |" : ""}`)
 for (const [name, make] of Object.entries(scenarios)) {
   if (only && !only.includes(name)) continue
   await measure(make, Math.min(2000, N)) // warm-up
@@ -171,6 +190,6 @@ for (const [name, make] of Object.entries(scenarios)) {
   for (let r = 0; r < repeat; r++) runs.push(await measure(make, N))
   const cpu = runs.map((r) => r.cpuUs).sort((a, b) => a - b)
   const wall = runs.map((r) => r.wallUs).sort((a, b) => a - b)
-  console.log(`| ${name} | ${cpu[0].toFixed(0)} | ${cpu[Math.floor(cpu.length / 2)].toFixed(0)} | ${wall[0].toFixed(0)} |`)
+  console.log(`| ${name} | ${cpu[0].toFixed(0)} | ${cpu[Math.floor(cpu.length / 2)].toFixed(0)} | ${wall[0].toFixed(0)} |${countOps ? ` ${runs[0].ops.toFixed(1)} |` : ""}`)
 }
 await gh.dispose()

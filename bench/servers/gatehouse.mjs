@@ -62,7 +62,9 @@ const gh = createGatehouse({
   // counts attempts in flight (docs/security.md "Rate limits") and oidc-provider has none:
   // the same work on both sides means no login budget here (client auth stays limited)
   rateLimit: { login: { max: 1_000_000 } },
-  clients: [GATEHOUSE_CLIENT]
+  clients: [GATEHOUSE_CLIENT],
+  // GATEHOUSE_BENCH_SIGNATURES=inline|threadpool: where signatures run (default: Crypto.layerDefault's choice)
+  ...(process.env.GATEHOUSE_BENCH_SIGNATURES ? { crypto: Crypto.layerNode(await import("node:crypto"), { signatures: process.env.GATEHOUSE_BENCH_SIGNATURES }) } : {})
 })
 await gh.ready()
 

@@ -76,6 +76,15 @@ describe("Crypto: digests, randomness, comparison", () => {
       expect(c.equal("abc", "abd")).toBe(false)
       expect(c.equal("ab", "abc")).toBe(false)
       expect(c.equal("", "")).toBe(true)
+      // a prefix, a repetition, an empty side: lengths differ, never equal
+      expect(c.equal("abc", "ab")).toBe(false)
+      expect(c.equal("abc", "abcabc")).toBe(false)
+      expect(c.equal("", "a")).toBe(false)
+      expect(c.equal("a", "")).toBe(false)
+      expect(c.equal("ü€😀", "ü€😀")).toBe(true)
+      expect(c.equal("ü€😀", "ü€😁")).toBe(false)
+      // two different lone surrogates: distinct strings, though both would encode to U+FFFD in UTF-8
+      expect(c.equal("x\uD800", "x\uD801")).toBe(false)
     })
   }
 

@@ -127,30 +127,30 @@ export const makeGnapRegistration = (o: ResolvedOptions, set: GnapRegistrationOp
   let registered: GnapRegistration | undefined
   const lock = Semaphore.makeUnsafe(1)
 
+  /** The §3.4 request itself (run under `lock`, by `register`). */
+  const registerNow: Effect.Effect<GnapRegistration, GnapAsRefused | StorageError> = Effect.gen(function*() {
+    const url = yield* registrationEndpoint
+    const answer = yield* call(url, {
+      access: set.access,
+      resource_server: self,
+      ...(set.tokenFormatsSupported !== undefined ? { token_formats_supported: set.tokenFormatsSupported } : {}),
+      ...(set.tokenIntrospectionRequired !== undefined ? { token_introspection_required: set.tokenIntrospectionRequired } : {})
+    })
+    const reference = answer["resource_reference"]
+    // §3.4: REQUIRED; it goes into a quoted challenge parameter, so it must be quotable
+    if (typeof reference !== "string" || !QUOTABLE.test(reference)) {
+      return yield* new StorageError({ detail: `${url}: the registration response has no usable resource_reference (RFC 9767 §3.4)` })
+    }
+    const str = (v: unknown) => (typeof v === "string" ? v : undefined)
+    registered = { resourceReference: reference, instanceId: str(answer["instance_id"]), introspectionEndpoint: str(answer["introspection_endpoint"]) }
+    return registered
+  })
+
   /** §3.4: register the set (once; concurrent callers share one request; a failure is retried next time). */
   const register: Effect.Effect<GnapRegistration, GnapAsRefused | StorageError> = Effect.suspend(() =>
     registered !== undefined
       ? Effect.succeed(registered)
-      : lock.withPermit(Effect.suspend(() => {
-        if (registered !== undefined) return Effect.succeed(registered)
-        return Effect.gen(function*() {
-          const url = yield* registrationEndpoint
-          const answer = yield* call(url, {
-            access: set.access,
-            resource_server: self,
-            ...(set.tokenFormatsSupported !== undefined ? { token_formats_supported: set.tokenFormatsSupported } : {}),
-            ...(set.tokenIntrospectionRequired !== undefined ? { token_introspection_required: set.tokenIntrospectionRequired } : {})
-          })
-          const reference = answer["resource_reference"]
-          // §3.4: REQUIRED; it goes into a quoted challenge parameter, so it must be quotable
-          if (typeof reference !== "string" || !QUOTABLE.test(reference)) {
-            return yield* new StorageError({ detail: `${url}: the registration response has no usable resource_reference (RFC 9767 §3.4)` })
-          }
-          const str = (v: unknown) => (typeof v === "string" ? v : undefined)
-          registered = { resourceReference: reference, instanceId: str(answer["instance_id"]), introspectionEndpoint: str(answer["introspection_endpoint"]) }
-          return registered
-        })
-      }))
+      : lock.withPermit(Effect.suspend(() => registered !== undefined ? Effect.succeed(registered) : registerNow))
   )
 
   /** RFC 9635 §9.1: the challenge, with the reference once registered. */

@@ -43,21 +43,21 @@ export const makeJwksCache = (
   })
 
   /** Fetch unless another caller already did since `seen` (the generation this caller saw). */
-  const refresh = (seen: number | undefined) =>
-    lock.withPermit(Effect.gen(function*() {
-      if (loaded !== undefined && loaded.generation !== seen) return loaded
-      const t = yield* now
-      const result = yield* Effect.result(fetchSet)
-      if (result._tag === "Failure") {
-        // keep serving the stale set rather than refusing every token while the AS is away
-        // (and wait a cooldown before trying again)
-        if (loaded === undefined) return yield* result.failure
-        loaded = { ...loaded, fetchedAt: t }
-        return loaded
-      }
-      loaded = { select: result.success, fetchedAt: t, generation: (loaded?.generation ?? 0) + 1 }
+  const refreshLocked = Effect.fnUntraced(function*(seen: number | undefined): Effect.fn.Return<Loaded, StorageError> {
+    if (loaded !== undefined && loaded.generation !== seen) return loaded
+    const t = yield* now
+    const result = yield* Effect.result(fetchSet)
+    if (result._tag === "Failure") {
+      // keep serving the stale set rather than refusing every token while the AS is away
+      // (and wait a cooldown before trying again)
+      if (loaded === undefined) return yield* result.failure
+      loaded = { ...loaded, fetchedAt: t }
       return loaded
-    }))
+    }
+    loaded = { select: result.success, fetchedAt: t, generation: (loaded?.generation ?? 0) + 1 }
+    return loaded
+  })
+  const refresh = (seen: number | undefined) => lock.withPermit(refreshLocked(seen))
 
   const select = (set: Loaded, header: jose.JWSHeaderParameters) =>
     Effect.tryPromise({

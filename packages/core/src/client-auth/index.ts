@@ -7,7 +7,7 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import { Clients } from "../clients.js"
-import { GatehouseConfig } from "../config.js"
+import { GatehouseConfig, type RateLimitSetting } from "../config.js"
 import { ClientAuthRateLimited, InvalidClient, InvalidRequest, type StorageError } from "../errors.js"
 import type { Params } from "../http/request.js"
 import type { ClientRecord } from "../ports/ClientStore.js"
@@ -138,38 +138,44 @@ const addressOf = (read: ((request: IncomingRequest) => string | undefined) | un
  * - A success does not reset the count: otherwise an attacker's guesses, interleaved with
  *   the real client's requests, would never reach the limit.
  */
-const limited = (
+const limited = Effect.fnUntraced(function*(
   ctx: ClientAuthContext,
   attempted: ReadonlyArray<TokenEndpointAuthMethod>,
   authenticate: (presented: Presented) => Effect.Effect<ClientRecord, ClientAuthError, ClientAuthServices>,
   failed: (clientId: string | undefined, method: string) => (error: ClientAuthError) => Effect.Effect<void>
-): Effect.Effect<ClientRecord, ClientAuthError, ClientAuthServices> =>
-  Effect.gen(function*() {
-    const config = yield* GatehouseConfig
-    const setting = config.rateLimit.clientAuth
-    const now = yield* Clock.currentTimeMillis
-    const address = addressOf(config.rateLimit.clientAddress, ctx.request)
-    const addressKeys = address === undefined ? [] : [yield* RateLimit.limitKey("client_auth", "address", address)]
-    const refuseIfSpent = (keys: ReadonlyArray<string>) =>
-      Effect.flatMap(RateLimit.lockedFor(keys, setting, now), (retryAfter) =>
-        retryAfter === undefined
-          ? Effect.void
-          : Effect.fail(new ClientAuthRateLimited({ description: RATE_LIMITED, detail: "client authentication rate limit", retryAfter })))
-    const countGuess = (keys: ReadonlyArray<string>) => (error: ClientAuthError): Effect.Effect<unknown, StorageError, RateLimiter> =>
-      error._tag === "InvalidClient" ? RateLimit.countFailure(keys, setting, now) : Effect.void
-    const presented = yield* refuseIfSpent(addressKeys).pipe(
-      Effect.andThen(present(ctx, attempted)),
-      Effect.tapError(countGuess(addressKeys)),
-      Effect.tapError(failed(ctx.params.get("client_id")?.[0], attempted.join("+")))
-    )
-    const clientKey = yield* RateLimit.limitKey("client_auth", "client", presented.clientId)
-    const keys = [clientKey, ...addressKeys]
-    // the address's budget was checked above: now the client id's
-    return yield* refuseIfSpent([clientKey]).pipe(
-      Effect.andThen(authenticate(presented).pipe(Effect.tapError(countGuess(keys)))),
-      Effect.tapError(failed(presented.clientId, presented.method))
-    )
-  })
+): Effect.fn.Return<ClientRecord, ClientAuthError, ClientAuthServices> {
+  const config = yield* GatehouseConfig
+  const setting = config.rateLimit.clientAuth
+  const now = yield* Clock.currentTimeMillis
+  const address = addressOf(config.rateLimit.clientAddress, ctx.request)
+  const addressKeys = address === undefined ? NO_KEYS : [yield* RateLimit.limitKey("client_auth", "address", address)]
+  const presented = yield* refuseIfSpent(addressKeys, setting, now).pipe(
+    Effect.andThen(present(ctx, attempted)),
+    Effect.tapError(countGuess(addressKeys, setting, now)),
+    Effect.tapError(failed(ctx.params.get("client_id")?.[0], attempted.join("+")))
+  )
+  const clientKey = yield* RateLimit.limitKey("client_auth", "client", presented.clientId)
+  const keys = [clientKey, ...addressKeys]
+  // the address's budget was checked above: now the client id's
+  return yield* refuseIfSpent([clientKey], setting, now).pipe(
+    Effect.andThen(authenticate(presented).pipe(Effect.tapError(countGuess(keys, setting, now)))),
+    Effect.tapError(failed(presented.clientId, presented.method))
+  )
+})
+
+const NO_KEYS: ReadonlyArray<string> = []
+
+/** Refuse (429 `invalid_client`) when any of `keys` has spent its budget. */
+const refuseIfSpent = (keys: ReadonlyArray<string>, setting: RateLimitSetting, now: number) =>
+  keys.length === 0 ? Effect.void : Effect.flatMap(RateLimit.lockedFor(keys, setting, now), (retryAfter) =>
+    retryAfter === undefined
+      ? Effect.void
+      : Effect.fail(new ClientAuthRateLimited({ description: RATE_LIMITED, detail: "client authentication rate limit", retryAfter })))
+
+/** Count a failure against `keys` when it was a guess (`invalid_client`). */
+const countGuess = (keys: ReadonlyArray<string>, setting: RateLimitSetting, now: number) =>
+(error: ClientAuthError): Effect.Effect<unknown, StorageError, RateLimiter> =>
+  error._tag === "InvalidClient" && keys.length > 0 ? RateLimit.countFailure(keys, setting, now) : Effect.void
 
 /**
  * Authenticate the client of a token, introspection or revocation request.

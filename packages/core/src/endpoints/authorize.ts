@@ -28,12 +28,12 @@ import { errorPage, redirect, setCookie } from "../http/response.js"
 import type { EndpointContext } from "../http/router.js"
 import { observeEndpoint } from "../observability/endpoint.js"
 import { annotate } from "../observability/tracing.js"
-import { consentRequired, type InteractionOutcome, type InteractionPayload } from "../interactions/api.js"
+import { consentRequired, consumeFinished, type InteractionPayload, rememberConsent } from "../interactions/api.js"
 import { type AuthorizationRequest, issueCode, respondError } from "../interactions/request.js"
 import type { ClientRecord } from "../ports/ClientStore.js"
 import { Crypto } from "../ports/Crypto.js"
 import { Events } from "../ports/Events.js"
-import { type ConsentRecord, GrantStore, type SessionRecord } from "../ports/GrantStore.js"
+import { GrantStore, type SessionRecord } from "../ports/GrantStore.js"
 import { InteractionStore } from "../ports/InteractionStore.js"
 import { resolveAudience } from "../tokens/access_token.js"
 import { parseClaimsRequest } from "../tokens/claims.js"
@@ -96,6 +96,8 @@ const verifyClientAndRedirect = Effect.fnUntraced(function*(params: Params) {
   const state = stateValues?.length === 1 ? stateValues[0] : undefined
   return { client, redirectUri, redirectUriProvided: requested !== undefined, responseMode, state }
 })
+
+type VerifiedClientRedirect = Effect.Success<ReturnType<typeof verifyClientAndRedirect>>
 
 /** Every other rule of the request; failures here are redirected to the client. */
 const validateRequest = Effect.fnUntraced(function*(
@@ -226,6 +228,37 @@ const currentSession = Effect.fnUntraced(function*(ctx: EndpointContext) {
   return session && session.expiresAt > now ? session : undefined
 })
 
+/** The authorization request past its client and redirect URI: a code now, or the host's pages. */
+const decide = Effect.fnUntraced(function*(ctx: EndpointContext, params: Params, verified: VerifiedClientRedirect) {
+  const request = yield* validateRequest(params, verified.client, verified)
+  const session = yield* currentSession(ctx)
+  const now = yield* Clock.currentTimeMillis
+  const loginNeeded = !session ||
+    request.prompt.includes("login") ||
+    request.prompt.includes("select_account") ||
+    (request.maxAge !== undefined && Math.floor(now / 1000) - session.authTime > request.maxAge) ||
+    (request.idTokenHintSub !== undefined && request.idTokenHintSub !== session.accountId)
+  const consentNeeded = session === undefined
+    ? true
+    : yield* consentRequired(session.accountId, request.clientId, request.scope, request.prompt)
+  if (request.prompt.includes("none")) {
+    // OIDC Core §3.1.2.6
+    if (loginNeeded) return yield* new LoginRequired({ description: "the user is not signed in" })
+    if (consentNeeded) return yield* new ConsentRequired({ description: "the user has not consented to the requested scopes" })
+  }
+  if (!loginNeeded && !consentNeeded && session) {
+    return yield* issueCode(request, {
+      accountId: session.accountId,
+      scope: request.scope,
+      authTime: session.authTime,
+      acr: session.acr,
+      amr: session.amr,
+      sessionId: session.sessionDigest
+    })
+  }
+  return yield* startInteraction(request, loginNeeded ? undefined : session, loginNeeded)
+})
+
 const authorize = Effect.fnUntraced(function*(ctx: EndpointContext) {
   const config = yield* GatehouseConfig
   // OIDC Core §3.1.2.1: GET (query) and POST (form body)
@@ -235,35 +268,7 @@ const authorize = Effect.fnUntraced(function*(ctx: EndpointContext) {
   const verified = yield* verifyClientAndRedirect(params)
   yield* annotate(() => ({ "gatehouse.client_id": verified.client.clientId }))
   const base = { ...verified, clientId: verified.client.clientId }
-  return yield* Effect.gen(function*() {
-    const request = yield* validateRequest(params, verified.client, verified)
-    const session = yield* currentSession(ctx)
-    const now = yield* Clock.currentTimeMillis
-    const loginNeeded = !session ||
-      request.prompt.includes("login") ||
-      request.prompt.includes("select_account") ||
-      (request.maxAge !== undefined && Math.floor(now / 1000) - session.authTime > request.maxAge) ||
-      (request.idTokenHintSub !== undefined && request.idTokenHintSub !== session.accountId)
-    const consentNeeded = session === undefined
-      ? true
-      : yield* consentRequired(session.accountId, request.clientId, request.scope, request.prompt)
-    if (request.prompt.includes("none")) {
-      // OIDC Core §3.1.2.6
-      if (loginNeeded) return yield* new LoginRequired({ description: "the user is not signed in" })
-      if (consentNeeded) return yield* new ConsentRequired({ description: "the user has not consented to the requested scopes" })
-    }
-    if (!loginNeeded && !consentNeeded && session) {
-      return yield* issueCode(request, {
-        accountId: session.accountId,
-        scope: request.scope,
-        authTime: session.authTime,
-        acr: session.acr,
-        amr: session.amr,
-        sessionId: session.sessionDigest
-      })
-    }
-    return yield* startInteraction(request, loginNeeded ? undefined : session, loginNeeded)
-  }).pipe(
+  return yield* decide(ctx, params, verified).pipe(
     Effect.catch((error: ProtocolError) =>
       error._tag === "StorageError" || error._tag === "ServerError"
         ? Effect.fail(error)
@@ -323,71 +328,60 @@ export const authorizeEndpoint = (ctx: EndpointContext) =>
  * Back from the host app: the interaction must be finished, unused, and started by this same
  * browser (the binding cookie) — otherwise an error page, never a redirect.
  */
-export const resumeEndpoint = (ctx: EndpointContext) =>
-  observeEndpoint("authorize.resume", ctx, Effect.gen(function*() {
-    const config = yield* GatehouseConfig
-    const crypto = yield* Crypto
-    const store = yield* InteractionStore
-    const id = ctx.url.searchParams.get("interaction")
-    const invalid = (description: string) =>
-      Effect.as(
-        Effect.flatMap(Events, (events) => events.emit({ type: "request.denied", endpoint: "authorize.resume", error: "invalid_request" })),
-        errorPage(new InvalidRequest({ description }))
-      )
-    if (!id || ctx.url.searchParams.getAll("interaction").length > 1) return yield* invalid("missing interaction")
-    const record = yield* store.find(id)
-    const now = yield* Clock.currentTimeMillis
-    if (!record || record.kind !== "authorize" || record.expiresAt <= now) return yield* invalid("this sign-in has expired; start again from the application")
-    const binding = ctx.cookies.get(interactionCookie(config))
-    if (!binding || !crypto.equal(yield* crypto.digest(binding), record.bindingDigest)) {
-      return yield* invalid("this sign-in was started in another browser")
-    }
-    if (record.state !== "completed" && record.state !== "denied") {
-      return yield* invalid(record.state === "consumed" ? "this sign-in was already used" : "this sign-in is not finished")
-    }
-    if (!(yield* store.transition(id, [record.state], { ...record, state: "consumed" }))) {
-      return yield* invalid("this sign-in was already used")
-    }
-    const payload = JSON.parse(record.payload) as InteractionPayload
-    const outcome = JSON.parse(record.result ?? "{}") as InteractionOutcome
-    const headers: Array<[string, string]> = [
-      setCookie(interactionCookie(config), "", { secure: config.cookies.secure, path: cookiePath(config), maxAge: 0 })
-    ]
-    if (outcome.outcome !== "completed") {
-      const description = outcome.outcome === "denied" ? outcome.description : "The resource owner denied the request"
-      return yield* respondError(payload.request, new AccessDenied({ description }), headers)
-    }
-    const grants = yield* GrantStore
-    let sessionDigest = payload.session?.sessionDigest
-    if (outcome.newLogin) {
-      // a new AS session for this browser (OIDC `auth_time`, SSO, prompt=none)
-      const value = yield* crypto.randomToken(32)
-      sessionDigest = yield* crypto.digest(value)
-      yield* grants.saveSession({
-        sessionDigest,
-        accountId: outcome.accountId,
-        authTime: outcome.authTime,
-        acr: outcome.acr,
-        amr: outcome.amr,
-        expiresAt: now + config.ttl.session * 1000
-      })
-      headers.push(setCookie(sessionCookie(config), value, { secure: config.cookies.secure, path: cookiePath(config), maxAge: config.ttl.session }))
-    }
-    // consent remembered per account, client and scopes
-    const existing = yield* grants.findConsent(outcome.accountId, record.clientId)
-    const consent: ConsentRecord = {
+const resume = Effect.fnUntraced(function*(ctx: EndpointContext) {
+  const config = yield* GatehouseConfig
+  const crypto = yield* Crypto
+  const store = yield* InteractionStore
+  const id = ctx.url.searchParams.get("interaction")
+  const invalid = (description: string) =>
+    Effect.as(
+      Effect.flatMap(Events, (events) => events.emit({ type: "request.denied", endpoint: "authorize.resume", error: "invalid_request" })),
+      errorPage(new InvalidRequest({ description }))
+    )
+  if (!id || ctx.url.searchParams.getAll("interaction").length > 1) return yield* invalid("missing interaction")
+  const record = yield* store.find(id)
+  const now = yield* Clock.currentTimeMillis
+  if (!record || record.kind !== "authorize" || record.expiresAt <= now) return yield* invalid("this sign-in has expired; start again from the application")
+  const binding = ctx.cookies.get(interactionCookie(config))
+  if (!binding || !crypto.equal(yield* crypto.digest(binding), record.bindingDigest)) {
+    return yield* invalid("this sign-in was started in another browser")
+  }
+  const outcome = yield* consumeFinished(record)
+  if (outcome === "used") return yield* invalid("this sign-in was already used")
+  if (outcome === "unfinished") return yield* invalid("this sign-in is not finished")
+  const payload = JSON.parse(record.payload) as InteractionPayload
+  const headers: Array<[string, string]> = [
+    setCookie(interactionCookie(config), "", { secure: config.cookies.secure, path: cookiePath(config), maxAge: 0 })
+  ]
+  if (outcome.outcome !== "completed") {
+    const description = outcome.outcome === "denied" ? outcome.description : "The resource owner denied the request"
+    return yield* respondError(payload.request, new AccessDenied({ description }), headers)
+  }
+  const grants = yield* GrantStore
+  let sessionDigest = payload.session?.sessionDigest
+  if (outcome.newLogin) {
+    // a new AS session for this browser (OIDC `auth_time`, SSO, prompt=none)
+    const value = yield* crypto.randomToken(32)
+    sessionDigest = yield* crypto.digest(value)
+    yield* grants.saveSession({
+      sessionDigest,
       accountId: outcome.accountId,
-      clientId: record.clientId,
-      scope: [...new Set([...(existing?.scope ?? []), ...outcome.scope])],
-      updatedAt: now
-    }
-    yield* grants.saveConsent(consent)
-    return yield* issueCode(payload.request, {
-      accountId: outcome.accountId,
-      scope: outcome.scope,
       authTime: outcome.authTime,
       acr: outcome.acr,
       amr: outcome.amr,
-      sessionId: sessionDigest
-    }, headers)
-  }))
+      expiresAt: now + config.ttl.session * 1000
+    })
+    headers.push(setCookie(sessionCookie(config), value, { secure: config.cookies.secure, path: cookiePath(config), maxAge: config.ttl.session }))
+  }
+  yield* rememberConsent(outcome.accountId, record.clientId, outcome.scope, now)
+  return yield* issueCode(payload.request, {
+    accountId: outcome.accountId,
+    scope: outcome.scope,
+    authTime: outcome.authTime,
+    acr: outcome.acr,
+    amr: outcome.amr,
+    sessionId: sessionDigest
+  }, headers)
+})
+
+export const resumeEndpoint = (ctx: EndpointContext) => observeEndpoint("authorize.resume", ctx, resume(ctx))

@@ -18,11 +18,11 @@ import { DEVICE_CODE_GRANT } from "../grants/device_code.js"
 import { optionalParam, readForm, splitList } from "../http/request.js"
 import { escapeHtml, html, json, setCookie } from "../http/response.js"
 import type { EndpointContext } from "../http/router.js"
-import type { InteractionOutcome } from "../interactions/api.js"
+import { consumeFinished, rememberConsent } from "../interactions/api.js"
 import { Crypto } from "../ports/Crypto.js"
 import { DeviceCodeStore } from "../ports/DeviceCodeStore.js"
 import { Events } from "../ports/Events.js"
-import { type ConsentRecord, GrantStore } from "../ports/GrantStore.js"
+import { GrantStore } from "../ports/GrantStore.js"
 import { InteractionStore } from "../ports/InteractionStore.js"
 import { resolveAudience } from "../tokens/access_token.js"
 import { observeEndpoint } from "../observability/endpoint.js"
@@ -150,73 +150,63 @@ const cookiePath = (basePath: string) => basePath || "/"
  * what the user granted) or denied, consent remembered, and the user told to go back to
  * the device. Never a redirect: the device, not this browser, gets the tokens.
  */
-export const deviceResumeEndpoint = (ctx: EndpointContext) =>
-  observeEndpoint("device.resume", ctx, Effect.gen(function*() {
-    const config = yield* GatehouseConfig
-    const crypto = yield* Crypto
-    const store = yield* InteractionStore
-    const invalid = (message: string) =>
-      Effect.as(
-        Effect.flatMap(Events, (events) => events.emit({ type: "request.denied", endpoint: "device.resume", error: "invalid_request" })),
-        page("This request cannot continue", message, 400)
-      )
-    const id = ctx.url.searchParams.get("interaction")
-    if (!id || ctx.url.searchParams.getAll("interaction").length > 1) return yield* invalid("The request is missing its interaction.")
-    const record = yield* store.find(id)
-    const now = yield* Clock.currentTimeMillis
-    if (!record || record.kind !== "device" || record.expiresAt <= now) {
-      return yield* invalid("This device request has expired. Start again on your device.")
-    }
-    if (!(yield* UserCode.isBound(ctx.cookies, record))) {
-      return yield* invalid("This device request was started in another browser.")
-    }
-    if (record.state !== "completed" && record.state !== "denied") {
-      return yield* invalid(record.state === "consumed" ? "This device request was already answered." : "This device request is not finished.")
-    }
-    if (!(yield* store.transition(id, [record.state], { ...record, state: "consumed" }))) {
-      return yield* invalid("This device request was already answered.")
-    }
-    const payload = JSON.parse(record.payload) as DeviceInteractionPayload
-    const outcome = JSON.parse(record.result ?? "{}") as InteractionOutcome
-    const devices = yield* DeviceCodeStore
-    const events = yield* Events
-    const headers: Array<[string, string]> = [UserCode.clearBindingCookie(config)]
-    if (outcome.outcome !== "completed") {
-      // RFC 8628 §3.5: the device's next poll gets access_denied
-      yield* devices.deny(payload.device.deviceCodeDigest)
-      yield* events.emit({ type: "authorization.denied", flow: "device", clientId: record.clientId, accountId: outcome.outcome === "authenticated" ? outcome.accountId : undefined, error: "access_denied" })
-      return page("Access denied", "You denied the request. The device will not be connected.", 200, headers)
-    }
-    const approved = yield* devices.approve(payload.device.deviceCodeDigest, {
+const deviceResume = Effect.fnUntraced(function*(ctx: EndpointContext) {
+  const config = yield* GatehouseConfig
+  const crypto = yield* Crypto
+  const store = yield* InteractionStore
+  const invalid = (message: string) =>
+    Effect.as(
+      Effect.flatMap(Events, (events) => events.emit({ type: "request.denied", endpoint: "device.resume", error: "invalid_request" })),
+      page("This request cannot continue", message, 400)
+    )
+  const id = ctx.url.searchParams.get("interaction")
+  if (!id || ctx.url.searchParams.getAll("interaction").length > 1) return yield* invalid("The request is missing its interaction.")
+  const record = yield* store.find(id)
+  const now = yield* Clock.currentTimeMillis
+  if (!record || record.kind !== "device" || record.expiresAt <= now) {
+    return yield* invalid("This device request has expired. Start again on your device.")
+  }
+  if (!(yield* UserCode.isBound(ctx.cookies, record))) {
+    return yield* invalid("This device request was started in another browser.")
+  }
+  const outcome = yield* consumeFinished(record)
+  if (outcome === "used") return yield* invalid("This device request was already answered.")
+  if (outcome === "unfinished") return yield* invalid("This device request is not finished.")
+  const payload = JSON.parse(record.payload) as DeviceInteractionPayload
+  const devices = yield* DeviceCodeStore
+  const events = yield* Events
+  const headers: Array<[string, string]> = [UserCode.clearBindingCookie(config)]
+  if (outcome.outcome !== "completed") {
+    // RFC 8628 §3.5: the device's next poll gets access_denied
+    yield* devices.deny(payload.device.deviceCodeDigest)
+    yield* events.emit({ type: "authorization.denied", flow: "device", clientId: record.clientId, accountId: outcome.outcome === "authenticated" ? outcome.accountId : undefined, error: "access_denied" })
+    return page("Access denied", "You denied the request. The device will not be connected.", 200, headers)
+  }
+  const approved = yield* devices.approve(payload.device.deviceCodeDigest, {
+    accountId: outcome.accountId,
+    scope: outcome.scope,
+    authTime: outcome.authTime,
+    acr: outcome.acr,
+    amr: outcome.amr
+  })
+  if (!approved) return yield* invalid("This device request is no longer pending. Start again on your device.")
+  const grants = yield* GrantStore
+  if (outcome.newLogin) {
+    // a new AS session for this browser, as after /authorize (OIDC auth_time, SSO)
+    const value = yield* crypto.randomToken(32)
+    yield* grants.saveSession({
+      sessionDigest: yield* crypto.digest(value),
       accountId: outcome.accountId,
-      scope: outcome.scope,
       authTime: outcome.authTime,
       acr: outcome.acr,
-      amr: outcome.amr
+      amr: outcome.amr,
+      expiresAt: now + config.ttl.session * 1000
     })
-    if (!approved) return yield* invalid("This device request is no longer pending. Start again on your device.")
-    const grants = yield* GrantStore
-    if (outcome.newLogin) {
-      // a new AS session for this browser, as after /authorize (OIDC auth_time, SSO)
-      const value = yield* crypto.randomToken(32)
-      yield* grants.saveSession({
-        sessionDigest: yield* crypto.digest(value),
-        accountId: outcome.accountId,
-        authTime: outcome.authTime,
-        acr: outcome.acr,
-        amr: outcome.amr,
-        expiresAt: now + config.ttl.session * 1000
-      })
-      headers.push(setCookie(sessionCookie(config), value, { secure: config.cookies.secure, path: cookiePath(config.basePath), maxAge: config.ttl.session }))
-    }
-    const existing = yield* grants.findConsent(outcome.accountId, record.clientId)
-    const consent: ConsentRecord = {
-      accountId: outcome.accountId,
-      clientId: record.clientId,
-      scope: [...new Set([...(existing?.scope ?? []), ...outcome.scope])],
-      updatedAt: now
-    }
-    yield* grants.saveConsent(consent)
-    yield* events.emit({ type: "authorization.granted", flow: "device", clientId: record.clientId, accountId: outcome.accountId, scope: outcome.scope })
-    return page("Device connected", "You can close this page and return to your device.", 200, headers)
-  }))
+    headers.push(setCookie(sessionCookie(config), value, { secure: config.cookies.secure, path: cookiePath(config.basePath), maxAge: config.ttl.session }))
+  }
+  yield* rememberConsent(outcome.accountId, record.clientId, outcome.scope, now)
+  yield* events.emit({ type: "authorization.granted", flow: "device", clientId: record.clientId, accountId: outcome.accountId, scope: outcome.scope })
+  return page("Device connected", "You can close this page and return to your device.", 200, headers)
+})
+
+export const deviceResumeEndpoint = (ctx: EndpointContext) => observeEndpoint("device.resume", ctx, deviceResume(ctx))

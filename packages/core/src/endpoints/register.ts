@@ -126,113 +126,112 @@ const webUrlProblem = (uri: string): string | undefined =>
 const metadataError = (description: string) => new InvalidClientMetadata({ description })
 
 /** Validate decoded metadata and apply the RFC 7591 §2 defaults: what gets stored. */
-export const validateMetadata = (
+export const validateMetadata = Effect.fnUntraced(function*(
   input: RegistrationRequest,
   config: ResolvedConfig,
   /** may the client hold the client_credentials grant (see `mayUseClientCredentials`) */
   clientCredentialsAllowed: boolean
-): Effect.Effect<ClientMetadata, InvalidClientMetadata | InvalidRedirectUri | InvalidSoftwareStatement> =>
-  Effect.gen(function*() {
-    // RFC 7591 §2.3: no software statements here (it would carry metadata we would have to trust)
-    if (input.software_statement !== undefined) {
-      return yield* new InvalidSoftwareStatement({ description: "software statements are not supported" })
+): Effect.fn.Return<ClientMetadata, InvalidClientMetadata | InvalidRedirectUri | InvalidSoftwareStatement> {
+  // RFC 7591 §2.3: no software statements here (it would carry metadata we would have to trust)
+  if (input.software_statement !== undefined) {
+    return yield* new InvalidSoftwareStatement({ description: "software statements are not supported" })
+  }
+  // RFC 7591 §2: defaults
+  const method = input.token_endpoint_auth_method ?? "client_secret_basic"
+  const grantTypes = [...new Set(input.grant_types ?? ["authorization_code"])]
+  for (const g of grantTypes) {
+    if (!GRANT_TYPES_SUPPORTED.includes(g)) {
+      return yield* metadataError(`grant_types: "${g.slice(0, 64)}" is not supported (${GRANT_TYPES_SUPPORTED.join(", ")})`)
     }
-    // RFC 7591 §2: defaults
-    const method = input.token_endpoint_auth_method ?? "client_secret_basic"
-    const grantTypes = [...new Set(input.grant_types ?? ["authorization_code"])]
-    for (const g of grantTypes) {
-      if (!GRANT_TYPES_SUPPORTED.includes(g)) {
-        return yield* metadataError(`grant_types: "${g.slice(0, 64)}" is not supported (${GRANT_TYPES_SUPPORTED.join(", ")})`)
+  }
+  // without the authorization_code grant there is no response type to default to
+  const responseTypes = [...new Set(input.response_types ?? (grantTypes.includes("authorization_code") ? ["code"] : []))]
+  for (const r of responseTypes) {
+    if (r !== "code") return yield* metadataError(`response_types: "${r.slice(0, 64)}" is not supported (code)`)
+  }
+  // RFC 7591 §2.1: response_types and grant_types must agree
+  if (responseTypes.includes("code") !== grantTypes.includes("authorization_code")) {
+    return yield* metadataError(`response_types "code" and grant_types "authorization_code" go together (RFC 7591 §2.1)`)
+  }
+  // RFC 6749 §4.4: the client credentials grant is for confidential clients only
+  if (grantTypes.includes("client_credentials") && method === "none") {
+    return yield* metadataError(`grant_types "client_credentials" requires client authentication (token_endpoint_auth_method other than "none")`)
+  }
+  if (grantTypes.includes("client_credentials") && !clientCredentialsAllowed) {
+    return yield* metadataError(`grant_types "client_credentials" is not available through open registration; register with the initial access token`)
+  }
+  const native = input.application_type === "native"
+  const redirectUris = [...new Set(input.redirect_uris ?? [])]
+  // RFC 7591 §2: redirection-based grants need redirect URIs
+  if (grantTypes.includes("authorization_code") && redirectUris.length === 0) {
+    return yield* new InvalidRedirectUri({ description: "redirect_uris is required for the authorization_code grant" })
+  }
+  for (const [i, uri] of redirectUris.entries()) {
+    const problem = redirectUriProblem(uri, native)
+    if (problem) return yield* new InvalidRedirectUri({ description: `redirect_uris[${i}]: ${problem}` })
+  }
+  for (const [i, uri] of (input.post_logout_redirect_uris ?? []).entries()) {
+    const problem = redirectUriProblem(uri, native)
+    if (problem) return yield* metadataError(`post_logout_redirect_uris[${i}]: ${problem}`)
+  }
+  for (const name of ["client_uri", "logo_uri", "tos_uri", "policy_uri"] as const) {
+    const value = input[name]
+    const problem = value === undefined ? undefined : webUrlProblem(value)
+    if (problem) return yield* metadataError(`${name}: ${problem}`)
+  }
+  // RFC 7591 §2: scope values the server offers
+  if (input.scope !== undefined) {
+    for (const s of splitList(input.scope)) {
+      if (!config.scopes.includes(s)) return yield* metadataError(`scope: "${s.slice(0, 64)}" is not offered by this server`)
+    }
+  }
+  // RFC 7591 §2: keys by value only
+  if (input.jwks_uri !== undefined) {
+    return yield* metadataError("jwks_uri is not supported; register the public keys by value in jwks")
+  }
+  if (input.jwks !== undefined) {
+    for (const [i, key] of input.jwks.keys.entries()) {
+      if (key["kty"] !== "RSA" && key["kty"] !== "EC" && key["kty"] !== "OKP") {
+        return yield* metadataError(`jwks.keys[${i}]: kty must be RSA, EC or OKP (an asymmetric public key)`)
       }
+      const leaked = PRIVATE_JWK_MEMBERS.find((m) => key[m] !== undefined)
+      if (leaked) return yield* metadataError(`jwks.keys[${i}]: contains the private member "${leaked}"; register public keys only`)
     }
-    // without the authorization_code grant there is no response type to default to
-    const responseTypes = [...new Set(input.response_types ?? (grantTypes.includes("authorization_code") ? ["code"] : []))]
-    for (const r of responseTypes) {
-      if (r !== "code") return yield* metadataError(`response_types: "${r.slice(0, 64)}" is not supported (code)`)
-    }
-    // RFC 7591 §2.1: response_types and grant_types must agree
-    if (responseTypes.includes("code") !== grantTypes.includes("authorization_code")) {
-      return yield* metadataError(`response_types "code" and grant_types "authorization_code" go together (RFC 7591 §2.1)`)
-    }
-    // RFC 6749 §4.4: the client credentials grant is for confidential clients only
-    if (grantTypes.includes("client_credentials") && method === "none") {
-      return yield* metadataError(`grant_types "client_credentials" requires client authentication (token_endpoint_auth_method other than "none")`)
-    }
-    if (grantTypes.includes("client_credentials") && !clientCredentialsAllowed) {
-      return yield* metadataError(`grant_types "client_credentials" is not available through open registration; register with the initial access token`)
-    }
-    const native = input.application_type === "native"
-    const redirectUris = [...new Set(input.redirect_uris ?? [])]
-    // RFC 7591 §2: redirection-based grants need redirect URIs
-    if (grantTypes.includes("authorization_code") && redirectUris.length === 0) {
-      return yield* new InvalidRedirectUri({ description: "redirect_uris is required for the authorization_code grant" })
-    }
-    for (const [i, uri] of redirectUris.entries()) {
-      const problem = redirectUriProblem(uri, native)
-      if (problem) return yield* new InvalidRedirectUri({ description: `redirect_uris[${i}]: ${problem}` })
-    }
-    for (const [i, uri] of (input.post_logout_redirect_uris ?? []).entries()) {
-      const problem = redirectUriProblem(uri, native)
-      if (problem) return yield* metadataError(`post_logout_redirect_uris[${i}]: ${problem}`)
-    }
-    for (const name of ["client_uri", "logo_uri", "tos_uri", "policy_uri"] as const) {
-      const value = input[name]
-      const problem = value === undefined ? undefined : webUrlProblem(value)
-      if (problem) return yield* metadataError(`${name}: ${problem}`)
-    }
-    // RFC 7591 §2: scope values the server offers
-    if (input.scope !== undefined) {
-      for (const s of splitList(input.scope)) {
-        if (!config.scopes.includes(s)) return yield* metadataError(`scope: "${s.slice(0, 64)}" is not offered by this server`)
-      }
-    }
-    // RFC 7591 §2: keys by value only
-    if (input.jwks_uri !== undefined) {
-      return yield* metadataError("jwks_uri is not supported; register the public keys by value in jwks")
-    }
-    if (input.jwks !== undefined) {
-      for (const [i, key] of input.jwks.keys.entries()) {
-        if (key["kty"] !== "RSA" && key["kty"] !== "EC" && key["kty"] !== "OKP") {
-          return yield* metadataError(`jwks.keys[${i}]: kty must be RSA, EC or OKP (an asymmetric public key)`)
-        }
-        const leaked = PRIVATE_JWK_MEMBERS.find((m) => key[m] !== undefined)
-        if (leaked) return yield* metadataError(`jwks.keys[${i}]: contains the private member "${leaked}"; register public keys only`)
-      }
-    }
-    // RFC 7523 §2.2 / RFC 7591 §2: private_key_jwt needs the client's public keys
-    if (method === "private_key_jwt" && (input.jwks === undefined || input.jwks.keys.length === 0)) {
-      return yield* metadataError("jwks is required for token_endpoint_auth_method private_key_jwt")
-    }
-    if (input.token_endpoint_auth_signing_alg !== undefined && !ASSERTION_ALGS.includes(input.token_endpoint_auth_signing_alg)) {
-      return yield* metadataError(`token_endpoint_auth_signing_alg: "${input.token_endpoint_auth_signing_alg.slice(0, 32)}" is not supported (${ASSERTION_ALGS.join(", ")})`)
-    }
-    // OIDC Registration §2: algs the server can sign with
-    if (input.id_token_signed_response_alg !== undefined && !(config.idTokenAlgs as ReadonlyArray<string>).includes(input.id_token_signed_response_alg)) {
-      return yield* metadataError(`id_token_signed_response_alg: "${input.id_token_signed_response_alg.slice(0, 32)}" is not supported (${config.idTokenAlgs.join(", ")})`)
-    }
-    if (input.userinfo_signed_response_alg !== undefined) {
-      return yield* metadataError("userinfo_signed_response_alg is not supported: UserInfo responses are plain JSON")
-    }
-    if (input.default_max_age !== undefined && !(Number.isSafeInteger(input.default_max_age) && input.default_max_age >= 0)) {
-      return yield* metadataError("default_max_age: must be a non-negative integer (seconds)")
-    }
-    const {
-      jwks_uri: _jwksUri,
-      software_statement: _statement,
-      client_id: _clientId,
-      client_secret: _clientSecret,
-      ...rest
-    } = input
-    const metadata: ClientMetadata = {
-      ...rest,
-      redirect_uris: redirectUris,
-      token_endpoint_auth_method: method,
-      grant_types: grantTypes,
-      response_types: responseTypes
-    }
-    // no undefined members in what is stored and returned
-    return Object.fromEntries(Object.entries(metadata).filter(([, v]) => v !== undefined)) as ClientMetadata
-  })
+  }
+  // RFC 7523 §2.2 / RFC 7591 §2: private_key_jwt needs the client's public keys
+  if (method === "private_key_jwt" && (input.jwks === undefined || input.jwks.keys.length === 0)) {
+    return yield* metadataError("jwks is required for token_endpoint_auth_method private_key_jwt")
+  }
+  if (input.token_endpoint_auth_signing_alg !== undefined && !ASSERTION_ALGS.includes(input.token_endpoint_auth_signing_alg)) {
+    return yield* metadataError(`token_endpoint_auth_signing_alg: "${input.token_endpoint_auth_signing_alg.slice(0, 32)}" is not supported (${ASSERTION_ALGS.join(", ")})`)
+  }
+  // OIDC Registration §2: algs the server can sign with
+  if (input.id_token_signed_response_alg !== undefined && !(config.idTokenAlgs as ReadonlyArray<string>).includes(input.id_token_signed_response_alg)) {
+    return yield* metadataError(`id_token_signed_response_alg: "${input.id_token_signed_response_alg.slice(0, 32)}" is not supported (${config.idTokenAlgs.join(", ")})`)
+  }
+  if (input.userinfo_signed_response_alg !== undefined) {
+    return yield* metadataError("userinfo_signed_response_alg is not supported: UserInfo responses are plain JSON")
+  }
+  if (input.default_max_age !== undefined && !(Number.isSafeInteger(input.default_max_age) && input.default_max_age >= 0)) {
+    return yield* metadataError("default_max_age: must be a non-negative integer (seconds)")
+  }
+  const {
+    jwks_uri: _jwksUri,
+    software_statement: _statement,
+    client_id: _clientId,
+    client_secret: _clientSecret,
+    ...rest
+  } = input
+  const metadata: ClientMetadata = {
+    ...rest,
+    redirect_uris: redirectUris,
+    token_endpoint_auth_method: method,
+    grant_types: grantTypes,
+    response_types: responseTypes
+  }
+  // no undefined members in what is stored and returned
+  return Object.fromEntries(Object.entries(metadata).filter(([, v]) => v !== undefined)) as ClientMetadata
+})
 
 /** RFC 7591 §3.2.1 / RFC 7592 §3: the client information response. */
 const clientInformation = (

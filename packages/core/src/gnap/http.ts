@@ -7,39 +7,12 @@ import * as Effect from "effect/Effect"
 import * as Predicate from "effect/Predicate"
 import { InvalidRequest, PayloadTooLarge } from "../errors.js"
 import type { IncomingRequest } from "../http/incoming.js"
+import { readBodyBytes } from "../http/request.js"
 
-/** The content as bytes, at most `maxBytes`. */
+/** The content as bytes, at most `maxBytes` (core's body reader), over an `ArrayBuffer` as WebCrypto wants. */
 export const readBytes = (request: IncomingRequest, maxBytes: number): Effect.Effect<Uint8Array<ArrayBuffer>, PayloadTooLarge | InvalidRequest> =>
-  Effect.gen(function*() {
-    const declared = request.headers.get("content-length")
-    if (declared !== null && Number(declared) > maxBytes) {
-      return yield* new PayloadTooLarge({ description: `request body larger than ${maxBytes} bytes` })
-    }
-    if (request.body === null) return new Uint8Array(0)
-    const reader = request.body.getReader()
-    const chunks: Array<Uint8Array> = []
-    let total = 0
-    while (true) {
-      const { done, value } = yield* Effect.tryPromise({
-        try: () => reader.read(),
-        catch: () => new InvalidRequest({ description: "the request body could not be read" })
-      })
-      if (done) break
-      total += value.byteLength
-      if (total > maxBytes) {
-        yield* Effect.promise(() => reader.cancel().catch(() => undefined))
-        return yield* new PayloadTooLarge({ description: `request body larger than ${maxBytes} bytes` })
-      }
-      chunks.push(value)
-    }
-    const bytes = new Uint8Array(total)
-    let offset = 0
-    for (const c of chunks) {
-      bytes.set(c, offset)
-      offset += c.byteLength
-    }
-    return bytes
-  })
+  Effect.map(readBodyBytes(request, maxBytes), (bytes) =>
+    bytes.buffer instanceof ArrayBuffer ? bytes as Uint8Array<ArrayBuffer> : new Uint8Array(bytes))
 
 export const mediaType = (request: IncomingRequest): string =>
   (request.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase()

@@ -46,20 +46,19 @@ export const pushAllowed = (uri: string, allowPrivate: boolean): boolean => {
 }
 
 /** §4.2.2: deliver the finish message. True when the client answered 2xx. */
-export const pushFinish = (uri: string, message: { readonly hash: string; readonly interact_ref: string }) =>
-  Effect.gen(function*() {
-    const config = yield* GatehouseConfig
-    if (!pushAllowed(uri, config.gnap.allowPrivatePush)) return false
-    return yield* Effect.promise(() =>
-      fetch(uri, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(message),
-        redirect: "manual",
-        signal: AbortSignal.timeout(PUSH_TIMEOUT_MS)
-      }).then(async (r) => {
-        await r.body?.cancel().catch(() => undefined)
-        return r.status >= 200 && r.status < 300
-      }, () => false)
-    )
-  })
+export const pushFinish = Effect.fnUntraced(function*(uri: string, message: { readonly hash: string; readonly interact_ref: string }) {
+  const config = yield* GatehouseConfig
+  if (!pushAllowed(uri, config.gnap.allowPrivatePush)) return false
+  return yield* Effect.promise(() =>
+    fetch(uri, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(message),
+      redirect: "manual",
+      signal: AbortSignal.timeout(PUSH_TIMEOUT_MS)
+    }).then(async (r) => {
+      await r.body?.cancel().catch(() => undefined)
+      return r.status >= 200 && r.status < 300
+    }, () => false)
+  )
+})

@@ -132,6 +132,24 @@ export const readBody = (request: IncomingRequest, maxBytes: number): Effect.Eff
   return Effect.flatMap(Effect.tryPromise({ try: () => readLimited(body, maxBytes), catch: unreadable }), decodeBody(maxBytes))
 }
 
+/**
+ * The body's bytes as sent, refusing more than `maxBytes` (as `readBody`, undecoded: GNAP's
+ * content digests are over these bytes, RFC 9530 §2). A declared `Content-Length` above
+ * the limit is refused unread; a stream is read with a running count and cancelled past it.
+ */
+export const readBodyBytes = (request: IncomingRequest, maxBytes: number): Effect.Effect<Uint8Array, PayloadTooLarge | InvalidRequest> => {
+  const inHand = request.bodyBytes
+  if (inHand !== undefined) return inHand.byteLength > maxBytes ? Effect.fail(tooLarge(maxBytes)) : Effect.succeed(inHand)
+  const declared = request.headers.get("content-length")
+  if (declared !== null && /^[0-9]+$/.test(declared) && Number(declared) > maxBytes) return Effect.fail(tooLarge(maxBytes))
+  const body = request.body
+  if (body === null) return Effect.succeed(new Uint8Array(0))
+  return Effect.flatMap(
+    Effect.tryPromise({ try: () => readLimited(body, maxBytes), catch: unreadable }),
+    (bytes) => bytes === TOO_LARGE ? Effect.fail(tooLarge(maxBytes)) : Effect.succeed(bytes)
+  )
+}
+
 const mediaType = (request: IncomingRequest) => (request.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase()
 
 /**
@@ -193,29 +211,28 @@ export const jsonWithinLimits = <A>(value: A, limits: Partial<RequestLimits>): E
 }
 
 /** A JSON object body (RFC 7591 registration), within the body size and JSON shape limits. */
-export const readJsonObject = (
+export const readJsonObject = Effect.fnUntraced(function*(
   request: IncomingRequest,
   limits: number | BodyLimits
-): Effect.Effect<Record<string, unknown>, InvalidRequest | PayloadTooLarge> =>
-  Effect.gen(function*() {
-    const l = limitsOf(limits)
-    if (mediaType(request) !== "application/json") {
-      return yield* new InvalidRequest({ description: "the request body must be application/json" })
-    }
-    const text = yield* readBody(request, l.maxBodyBytes)
-    let value: unknown
-    try {
-      value = JSON.parse(text)
-    } catch {
-      return yield* new InvalidRequest({ description: "the request body is not valid JSON" })
-    }
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      return yield* new InvalidRequest({ description: "the request body must be a JSON object" })
-    }
-    const refused = checkJsonShape(value, l)
-    if (refused !== undefined) return yield* refused
-    return value as Record<string, unknown>
-  })
+): Effect.fn.Return<Record<string, unknown>, InvalidRequest | PayloadTooLarge> {
+  const l = limitsOf(limits)
+  if (mediaType(request) !== "application/json") {
+    return yield* new InvalidRequest({ description: "the request body must be application/json" })
+  }
+  const text = yield* readBody(request, l.maxBodyBytes)
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return yield* new InvalidRequest({ description: "the request body is not valid JSON" })
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return yield* new InvalidRequest({ description: "the request body must be a JSON object" })
+  }
+  const refused = checkJsonShape(value, l)
+  if (refused !== undefined) return yield* refused
+  return value as Record<string, unknown>
+})
 
 /** The query string's parameters, within the parameter count and length limits. */
 export const queryParams = (url: URL, limits?: Partial<RequestLimits>): Effect.Effect<Params, InvalidRequest> =>

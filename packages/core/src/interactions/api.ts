@@ -7,7 +7,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import { Clients } from "../clients.js"
 import { GatehouseConfig, type ResolvedConfig } from "../config.js"
-import { InvalidRequest } from "../errors.js"
+import { InvalidRequest, type StorageError } from "../errors.js"
 import { GrantStore } from "../ports/GrantStore.js"
 import { type InteractionRecord, type InteractionState, InteractionStore } from "../ports/InteractionStore.js"
 import type { AuthorizationRequest } from "./request.js"
@@ -114,6 +114,26 @@ export const findOpen = Effect.fnUntraced(function*(id: string) {
 
 const outcomeOf = (record: InteractionRecord): InteractionOutcome | undefined =>
   record.result === undefined ? undefined : JSON.parse(record.result) as InteractionOutcome
+
+/**
+ * A resume step's claim on the interaction it is handed back: it must be finished (completed
+ * or denied) and is consumed here, by exactly one request (a conditional transition: of two
+ * concurrent resumes, one wins). Its outcome, or which refusal applies.
+ */
+export const consumeFinished = Effect.fnUntraced(function*(
+  record: InteractionRecord
+): Effect.fn.Return<InteractionOutcome | "unfinished" | "used", StorageError, InteractionStore> {
+  if (record.state !== "completed" && record.state !== "denied") return record.state === "consumed" ? "used" : "unfinished"
+  if (!(yield* (yield* InteractionStore).transition(record.id, [record.state], { ...record, state: "consumed" }))) return "used"
+  return JSON.parse(record.result ?? "{}") as InteractionOutcome
+})
+
+/** Consent remembered per account and client: the scopes granted now join those granted before. */
+export const rememberConsent = Effect.fnUntraced(function*(accountId: string, clientId: string, scope: ReadonlyArray<string>, now: number) {
+  const grants = yield* GrantStore
+  const existing = yield* grants.findConsent(accountId, clientId)
+  yield* grants.saveConsent({ accountId, clientId, scope: [...new Set([...(existing?.scope ?? []), ...scope])], updatedAt: now })
+})
 
 /** Is consent needed for `scope`? (prompt=consent forces it; OIDC Core §3.1.2.1) */
 export const consentRequired = Effect.fnUntraced(function*(

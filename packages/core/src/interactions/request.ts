@@ -53,15 +53,14 @@ export const respond = (
   })
 
 /** RFC 6749 §4.1.2.1: an error sent back to the (verified) redirect URI. */
-export const respondError = (
+export const respondError = Effect.fnUntraced(function*(
   request: Pick<AuthorizationRequest, "redirectUri" | "responseMode" | "state" | "clientId">,
   error: ProtocolError,
   headers: Array<[string, string]> = []
-) =>
-  Effect.gen(function*() {
-    yield* (yield* Events).emit({ type: "authorization.denied", flow: "authorize", clientId: request.clientId, error: errorCode(error) })
-    return yield* respond(request, { error: errorCode(error), error_description: publicDescription(error) }, headers)
-  })
+) {
+  yield* (yield* Events).emit({ type: "authorization.denied", flow: "authorize", clientId: request.clientId, error: errorCode(error) })
+  return yield* respond(request, { error: errorCode(error), error_description: publicDescription(error) }, headers)
+})
 
 export interface Authorization {
   readonly accountId: string

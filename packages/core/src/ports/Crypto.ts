@@ -80,13 +80,15 @@ export const base64urlString = (value: string): string => base64url(encoder.enco
 
 /**
  * Constant-time string comparison: the time taken depends only on the length of `b`
- * (the secret side), never on where the strings first differ.
+ * (the secret side), never on where the strings first differ. Compares UTF-16 code units,
+ * which are equal exactly when the strings are (no encoding, nothing allocated).
  */
 export const timingSafeEqual = (a: string, b: string): boolean => {
-  const ab = encoder.encode(a)
-  const bb = encoder.encode(b)
-  let diff = ab.length ^ bb.length
-  for (let i = 0; i < bb.length; i++) diff |= (ab[i % (ab.length || 1)] ?? 0) ^ bb[i]!
+  const n = b.length
+  const m = a.length
+  let diff = m ^ n
+  // an empty `a` reads NaN (0 in bitwise arithmetic): its length already differs
+  for (let i = 0; i < n; i++) diff |= a.charCodeAt(m === 0 ? 0 : i % m) ^ b.charCodeAt(i)
   return diff === 0
 }
 

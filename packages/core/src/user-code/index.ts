@@ -181,6 +181,25 @@ const auditSubmission = (result: SubmitResult) =>
         : { type: "user_code.too_many_attempts", retryAfter: result.retryAfter }
     ))
 
+/** An accepted code: its attempt keys forgiven, what the page needs to go on. */
+const acceptedCode = Effect.fnUntraced(function*(
+  store: UserCodeStore["Service"],
+  keys: ReadonlyArray<string>,
+  now: number,
+  record: InteractionRecord,
+  binding: string | undefined
+) {
+  for (const key of keys) yield* store.forgive(key, now)
+  return {
+    _tag: "Accepted",
+    interactionId: record.id,
+    kind: record.kind,
+    clientId: record.clientId,
+    binding,
+    maxAge: Math.max(1, Math.floor((record.expiresAt - now) / 1000))
+  } as const
+})
+
 /**
  * What a person typed on the code entry page. Every well-formed attempt is counted as a
  * failure for each attempt key BEFORE the code is looked up (so concurrent guesses cannot
@@ -211,17 +230,7 @@ export const submit = Effect.fn("UserCode.submit")(function*(
   }
   const attemptsLeft = Math.max(0, config.userCode.maxFailures - Math.max(0, ...counts.map((c) => c.count)))
   const rejected = (reason: "unknown" | "expired" | "used") => ({ _tag: "Rejected", reason, attemptsLeft }) as const
-  const accepted = Effect.fnUntraced(function*(record: InteractionRecord, binding: string | undefined) {
-    for (const key of keys) yield* store.forgive(key, now)
-    return {
-      _tag: "Accepted",
-      interactionId: record.id,
-      kind: record.kind,
-      clientId: record.clientId,
-      binding,
-      maxAge: Math.max(1, Math.floor((record.expiresAt - now) / 1000))
-    } as const
-  })
+  const accepted = (record: InteractionRecord, binding: string | undefined) => acceptedCode(store, keys, now, record, binding)
   /** the interaction a code opens, when it is still open */
   const openInteraction = (id: string) =>
     Effect.map(interactions.find(id), (r) => (r && r.expiresAt > now && OPEN.includes(r.state) ? r : undefined))

@@ -4,10 +4,10 @@
  * statement move a row out of a state. `poll` reads and writes in one transaction holding
  * a per-code lock, so concurrent polls are ordered and each sees the one before it.
  */
-import { type DeviceCodeRecord, DeviceCodeStore } from "@gatehouse/core"
+import { type DeviceCodeRecord, DeviceCodeStore, type PollDeviceCodeResult, type StorageError } from "@gatehouse/core"
 import { and, eq } from "drizzle-orm"
 import { Effect } from "effect"
-import type { Dialect } from "../dialect.js"
+import type { Db, Dialect } from "../dialect.js"
 import { decodeList, decodeOptionalList, encodeList, encodeOptionalList, orNull, orUndefined, sweepExpired } from "./codec.js"
 
 export const makeDeviceCodeStore = (d: Dialect): DeviceCodeStore["Service"] => {
@@ -57,22 +57,28 @@ export const makeDeviceCodeStore = (d: Dialect): DeviceCodeStore["Service"] => {
       Effect.map(([row]) => row === undefined ? undefined : fromRow(row))
     )
 
+  // the `poll` transaction body, built once: `tx` and the call's values are arguments
+  const pollIn = Effect.fnUntraced(function*(
+    tx: Db,
+    deviceCodeDigest: string,
+    now: number
+  ): Effect.fn.Return<PollDeviceCodeResult, StorageError> {
+    const [row] = yield* d.rows(tx.select().from(t).where(eq(t.deviceCodeDigest, deviceCodeDigest)))
+    if (row === undefined) return { _tag: "NotFound" } as const
+    const slowDown = row.lastPolledAt !== null && now - row.lastPolledAt < row.pollInterval * 1000
+    const pollInterval = slowDown ? row.pollInterval + 5 : row.pollInterval
+    yield* d.run(
+      tx.update(t).set({ pollInterval, lastPolledAt: now }).where(eq(t.deviceCodeDigest, deviceCodeDigest))
+    )
+    return { _tag: "Polled", record: fromRow({ ...row, pollInterval, lastPolledAt: now }), slowDown } as const
+  })
+
   return DeviceCodeStore.of({
     save: (record) => d.run(d.db.insert(t).values(toRow(record))),
     find,
     // RFC 8628 §3.5: read the last poll and write this one under a per-code lock
     poll: (deviceCodeDigest, now) =>
-      d.transaction((tx) =>
-        Effect.gen(function*() {
-          const [row] = yield* d.rows(tx.select().from(t).where(eq(t.deviceCodeDigest, deviceCodeDigest)))
-          if (row === undefined) return { _tag: "NotFound" } as const
-          const slowDown = row.lastPolledAt !== null && now - row.lastPolledAt < row.pollInterval * 1000
-          const pollInterval = slowDown ? row.pollInterval + 5 : row.pollInterval
-          yield* d.run(
-            tx.update(t).set({ pollInterval, lastPolledAt: now }).where(eq(t.deviceCodeDigest, deviceCodeDigest))
-          )
-          return { _tag: "Polled", record: fromRow({ ...row, pollInterval, lastPolledAt: now }), slowDown } as const
-        }), { lock: `device_code:${deviceCodeDigest}` }),
+      d.transaction((tx) => pollIn(tx, deviceCodeDigest, now), { lock: `device_code:${deviceCodeDigest}` }),
     approve: (deviceCodeDigest, approval) =>
       d.affected(
         d.db.update(t).set({

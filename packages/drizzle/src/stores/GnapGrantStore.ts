@@ -17,7 +17,7 @@ import {
 } from "@gatehouse/core"
 import { and, desc, eq, isNull } from "drizzle-orm"
 import { Effect } from "effect"
-import type { Dialect } from "../dialect.js"
+import type { Db, Dialect } from "../dialect.js"
 import { decodeList, encodeList, orNull, orUndefined, sweepExpired } from "./codec.js"
 
 export const makeGnapGrantStore = (d: Dialect): GnapGrantStore["Service"] => {
@@ -99,25 +99,30 @@ export const makeGnapGrantStore = (d: Dialect): GnapGrantStore["Service"] => {
   const oneToken = (rows: Effect.Effect<Array<TokenRow>, StorageError>) =>
     Effect.map(rows, ([row]) => (row === undefined ? undefined : tokenFromRow(row)))
 
+  // the transaction body, built once: `tx` and the call's values are arguments
+  const rotateTokenIn = Effect.fnUntraced(function*(
+    tx: Db,
+    manageId: string,
+    now: number,
+    next: (previous: GnapTokenRecord) => GnapTokenRecord
+  ): Effect.fn.Return<RotateGnapTokenResult, StorageError> {
+    const [won] = yield* d.rows(
+      tx.update(t).set({ revokedAt: now }).where(and(eq(t.manageId, manageId), isNull(t.revokedAt))).returning()
+    )
+    if (won !== undefined) {
+      const previous = tokenFromRow({ ...won, revokedAt: null })
+      yield* d.run(tx.insert(t).values(tokenToRow(next(previous))))
+      return { _tag: "Rotated", previous } as const
+    }
+    const [stored] = yield* d.rows(tx.select().from(t).where(eq(t.manageId, manageId)))
+    return stored === undefined ? { _tag: "NotFound" } as const : { _tag: "Inactive", previous: tokenFromRow(stored) } as const
+  })
+
   const rotateToken = (
     manageId: string,
     now: number,
     next: (previous: GnapTokenRecord) => GnapTokenRecord
-  ): Effect.Effect<RotateGnapTokenResult, StorageError> =>
-    d.transaction((tx) =>
-      Effect.gen(function*() {
-        const [won] = yield* d.rows(
-          tx.update(t).set({ revokedAt: now }).where(and(eq(t.manageId, manageId), isNull(t.revokedAt))).returning()
-        )
-        if (won !== undefined) {
-          const previous = tokenFromRow({ ...won, revokedAt: null })
-          yield* d.run(tx.insert(t).values(tokenToRow(next(previous))))
-          return { _tag: "Rotated", previous } as const
-        }
-        const [stored] = yield* d.rows(tx.select().from(t).where(eq(t.manageId, manageId)))
-        return stored === undefined ? { _tag: "NotFound" } as const : { _tag: "Inactive", previous: tokenFromRow(stored) } as const
-      })
-    )
+  ): Effect.Effect<RotateGnapTokenResult, StorageError> => d.transaction((tx) => rotateTokenIn(tx, manageId, now, next))
 
   return GnapGrantStore.of({
     create: (record) => d.run(d.db.insert(g).values(grantToRow({ ...record, version: 1 }))),
@@ -137,15 +142,14 @@ export const makeGnapGrantStore = (d: Dialect): GnapGrantStore["Service"] => {
     findToken: (tokenDigest) => oneToken(d.rows(d.db.select().from(t).where(eq(t.tokenDigest, tokenDigest)))),
     findTokenByManageId: (manageId) => oneToken(d.rows(d.db.select().from(t).where(eq(t.manageId, manageId)))),
     rotateToken,
-    revokeToken: (manageId, now) =>
-      Effect.gen(function*() {
-        const [row] = yield* d.rows(d.db.select({ revokedAt: t.revokedAt }).from(t).where(eq(t.manageId, manageId)))
-        if (row === undefined) return false
-        if (row.revokedAt === null) {
-          yield* d.run(d.db.update(t).set({ revokedAt: now }).where(and(eq(t.manageId, manageId), isNull(t.revokedAt))))
-        }
-        return true
-      }),
+    revokeToken: Effect.fnUntraced(function*(manageId: string, now: number): Effect.fn.Return<boolean, StorageError> {
+      const [row] = yield* d.rows(d.db.select({ revokedAt: t.revokedAt }).from(t).where(eq(t.manageId, manageId)))
+      if (row === undefined) return false
+      if (row.revokedAt === null) {
+        yield* d.run(d.db.update(t).set({ revokedAt: now }).where(and(eq(t.manageId, manageId), isNull(t.revokedAt))))
+      }
+      return true
+    }),
     revokeTokensByGrant: (grantId, now) =>
       d.affected(d.db.update(t).set({ revokedAt: now }).where(and(eq(t.grantId, grantId), isNull(t.revokedAt)))),
     sweepTokens: (now) => sweepExpired(d, t, t.tokenDigest, t.expiresAt, now)

@@ -34,16 +34,15 @@ export const makeGnapResourceStore = (d: Dialect): GnapResourceStore["Service"] 
   })
 
   return GnapResourceStore.of({
-    register: (record) =>
-      Effect.gen(function*() {
-        yield* d.run(d.db.insert(t).values(toRow(record)).onConflictDoNothing({ target: [t.resourceServer, t.setDigest] }))
-        const [row] = yield* d.rows(
-          d.db.select().from(t).where(and(eq(t.resourceServer, record.resourceServer), eq(t.setDigest, record.setDigest)))
-        )
-        // the pair's row exists now: ours, or the one of whoever registered the set first
-        if (row === undefined) return yield* new StorageError({ detail: "gnap_resource_sets: the registration is not readable after its insert" })
-        return fromRow(row)
-      }),
+    register: Effect.fnUntraced(function*(record: GnapResourceSetRecord): Effect.fn.Return<GnapResourceSetRecord, StorageError> {
+      yield* d.run(d.db.insert(t).values(toRow(record)).onConflictDoNothing({ target: [t.resourceServer, t.setDigest] }))
+      const [row] = yield* d.rows(
+        d.db.select().from(t).where(and(eq(t.resourceServer, record.resourceServer), eq(t.setDigest, record.setDigest)))
+      )
+      // the pair's row exists now: ours, or the one of whoever registered the set first
+      if (row === undefined) return yield* new StorageError({ detail: "gnap_resource_sets: the registration is not readable after its insert" })
+      return fromRow(row)
+    }),
     find: (reference) => Effect.map(d.rows(d.db.select().from(t).where(eq(t.reference, reference))), ([row]) => (row === undefined ? undefined : fromRow(row))),
     listByResourceServer: (resourceServer) =>
       Effect.map(

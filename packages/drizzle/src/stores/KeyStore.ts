@@ -49,6 +49,34 @@ export const makeKeyStore = (d: Dialect): KeyStore["Service"] => {
   // a stable order, so every process sharing the database publishes the same JWKS
   const all = (db: Db) => d.rows(db.select().from(t).orderBy(asc(t.createdAt), asc(t.kid)))
 
+  // the transaction bodies, built once: `tx` and the call's values are arguments
+  const initializeIn = Effect.fnUntraced(function*(
+    tx: Db,
+    rows: Array<Row>,
+    algs: Array<string>
+  ): Effect.fn.Return<Array<Row>, StorageError> {
+    if (algs.length > 0) {
+      const taken = yield* d.rows(tx.select({ kid: t.kid }).from(t).where(inArray(t.alg, algs)).limit(1))
+      if (taken.length === 0) yield* d.run(tx.insert(t).values(rows))
+    }
+    return yield* all(tx)
+  })
+
+  const rotateIn = Effect.fnUntraced(function*(
+    tx: Db,
+    alg: string,
+    row: Row,
+    now: number
+  ): Effect.fn.Return<Array<Row>, StorageError> {
+    // this order keeps "one current, one next per alg" (unique indexes) true after each statement
+    yield* d.run(
+      tx.update(t).set({ status: "retired", retiredAt: now }).where(and(eq(t.alg, alg), eq(t.status, "current")))
+    )
+    yield* d.run(tx.update(t).set({ status: "current" }).where(and(eq(t.alg, alg), eq(t.status, "next"))))
+    yield* d.run(tx.insert(t).values(row))
+    return yield* all(tx)
+  })
+
   return KeyStore.of({
     list: () => Effect.flatMap(all(d.db), decryptAll),
     // all or nothing: `initial` goes in only when no stored key has any of its algs
@@ -56,28 +84,12 @@ export const makeKeyStore = (d: Dialect): KeyStore["Service"] => {
       Effect.suspend(() => {
         const rows = initial.map(toRow)
         const algs = [...new Set(initial.map((key) => key.alg))]
-        return d.transaction((tx) =>
-          Effect.gen(function*() {
-            if (algs.length > 0) {
-              const taken = yield* d.rows(tx.select({ kid: t.kid }).from(t).where(inArray(t.alg, algs)).limit(1))
-              if (taken.length === 0) yield* d.run(tx.insert(t).values(rows))
-            }
-            return yield* all(tx)
-          }), { lock: "keys" })
+        return d.transaction((tx) => initializeIn(tx, rows, algs), { lock: "keys" })
       }).pipe(Effect.flatMap(decryptAll)),
     rotate: (alg, next, now) =>
       Effect.suspend(() => {
         const row = toRow(next)
-        return d.transaction((tx) =>
-          Effect.gen(function*() {
-            // this order keeps "one current, one next per alg" (unique indexes) true after each statement
-            yield* d.run(
-              tx.update(t).set({ status: "retired", retiredAt: now }).where(and(eq(t.alg, alg), eq(t.status, "current")))
-            )
-            yield* d.run(tx.update(t).set({ status: "current" }).where(and(eq(t.alg, alg), eq(t.status, "next"))))
-            yield* d.run(tx.insert(t).values(row))
-            return yield* all(tx)
-          }), { lock: "keys" })
+        return d.transaction((tx) => rotateIn(tx, alg, row, now), { lock: "keys" })
       }).pipe(Effect.flatMap(decryptAll)),
     prune: (before) => d.affected(d.db.delete(t).where(and(eq(t.status, "retired"), lt(t.retiredAt, before))))
   })

@@ -12,7 +12,7 @@
 import { type RefreshTokenRecord, RefreshTokenStore, type RotateResult, type StorageError } from "@gatehouse/core"
 import { and, eq, gt, isNull, sql } from "drizzle-orm"
 import { Effect } from "effect"
-import type { Dialect } from "../dialect.js"
+import type { Db, Dialect } from "../dialect.js"
 import {
   decodeList,
   decodeOptionalList,
@@ -62,42 +62,47 @@ export const makeRefreshTokenStore = (d: Dialect): RefreshTokenStore["Service"] 
     revokedAt: orUndefined(row.revokedAt)
   })
 
+  // the transaction body, built once: `tx` and the call's values are arguments
+  const rotateIn = Effect.fnUntraced(function*(
+    tx: Db,
+    tokenDigest: string,
+    now: number,
+    next: (previous: RefreshTokenRecord) => RefreshTokenRecord
+  ): Effect.fn.Return<RotateResult, StorageError> {
+    const [won] = yield* (sqliteStatements
+      ? sqliteStatements.consume.rows({ tokenDigest, now })
+      : d.rows(
+        tx.update(t).set({ consumedAt: now })
+          .where(and(
+            eq(t.tokenDigest, tokenDigest),
+            isNull(t.consumedAt),
+            isNull(t.revokedAt),
+            gt(t.expiresAt, now)
+          ))
+          .returning()
+      ))
+    if (won !== undefined) {
+      // the token as it was while active: what `next` spreads and what the caller sees
+      const previous = fromRow({ ...won, consumedAt: null })
+      const successor = toRow(next(previous))
+      yield* (sqliteStatements ? Effect.asVoid(insert.affected(successor)) : d.run(tx.insert(t).values(successor)))
+      return { _tag: "Rotated", previous } as const
+    }
+    const [stored] = yield* (sqliteStatements
+      ? byDigest.rows({ tokenDigest })
+      : d.rows(tx.select().from(t).where(eq(t.tokenDigest, tokenDigest))))
+    if (stored === undefined) return { _tag: "NotFound" } as const
+    const previous = fromRow(stored)
+    return previous.consumedAt !== undefined
+      ? { _tag: "Reused", previous } as const
+      : { _tag: "Inactive", previous } as const
+  })
+
   const rotate = (
     tokenDigest: string,
     now: number,
     next: (previous: RefreshTokenRecord) => RefreshTokenRecord
-  ): Effect.Effect<RotateResult, StorageError> =>
-    d.transaction((tx) =>
-      Effect.gen(function*() {
-        const [won] = yield* (sqliteStatements
-          ? sqliteStatements.consume.rows({ tokenDigest, now })
-          : d.rows(
-            tx.update(t).set({ consumedAt: now })
-              .where(and(
-                eq(t.tokenDigest, tokenDigest),
-                isNull(t.consumedAt),
-                isNull(t.revokedAt),
-                gt(t.expiresAt, now)
-              ))
-              .returning()
-          ))
-        if (won !== undefined) {
-          // the token as it was while active: what `next` spreads and what the caller sees
-          const previous = fromRow({ ...won, consumedAt: null })
-          const successor = toRow(next(previous))
-          yield* (sqliteStatements ? Effect.asVoid(insert.affected(successor)) : d.run(tx.insert(t).values(successor)))
-          return { _tag: "Rotated", previous } as const
-        }
-        const [stored] = yield* (sqliteStatements
-          ? byDigest.rows({ tokenDigest })
-          : d.rows(tx.select().from(t).where(eq(t.tokenDigest, tokenDigest))))
-        if (stored === undefined) return { _tag: "NotFound" } as const
-        const previous = fromRow(stored)
-        return previous.consumedAt !== undefined
-          ? { _tag: "Reused", previous } as const
-          : { _tag: "Inactive", previous } as const
-      })
-    )
+  ): Effect.Effect<RotateResult, StorageError> => d.transaction((tx) => rotateIn(tx, tokenDigest, now, next))
 
   /**
    * Revoke every unrevoked token of the family; count those that were active. Repeated

@@ -101,14 +101,13 @@ export const sameRight = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.
  * rights belongs to the RS: its type (or string) is in the RS's configured `access`, or the
  * RS registered that very right (§3.4). An RS with neither is appropriate for no token.
  */
-export const isForResourceServer = (
+export const isForResourceServer = Effect.fnUntraced(function*(
   rs: ConfiguredResourceServer,
   access: ReadonlyArray<unknown>
-): Effect.Effect<boolean, StorageError, GnapResourceStore> =>
-  Effect.gen(function*() {
-    const configured = rs.config.access
-    if (configured !== undefined && access.some((right) => configured.includes(rightName(right) ?? ""))) return true
-    const registered = (yield* (yield* GnapResourceStore).listByResourceServer(rs.id))
-      .flatMap((set) => JSON.parse(set.access) as Array<unknown>)
-    return access.some((right) => registered.some((r) => sameRight(r, right)))
-  })
+): Effect.fn.Return<boolean, StorageError, GnapResourceStore> {
+  const configured = rs.config.access
+  if (configured !== undefined && access.some((right) => configured.includes(rightName(right) ?? ""))) return true
+  const registered = (yield* (yield* GnapResourceStore).listByResourceServer(rs.id))
+    .flatMap((set) => JSON.parse(set.access) as Array<unknown>)
+  return access.some((right) => registered.some((r) => sameRight(r, right)))
+})
