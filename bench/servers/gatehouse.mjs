@@ -63,7 +63,7 @@ const gh = createGatehouse({
   // the same work on both sides means no login budget here (client auth stays limited)
   rateLimit: { login: { max: 1_000_000 } },
   clients: [GATEHOUSE_CLIENT],
-  // GATEHOUSE_BENCH_SIGNATURES=inline|threadpool: where signatures run (default: Crypto.layerDefault's choice)
+  // GATEHOUSE_BENCH_SIGNATURES=worker|threadpool|inline: where signatures run (default: Crypto.layerDefault's choice)
   ...(process.env.GATEHOUSE_BENCH_SIGNATURES ? { crypto: Crypto.layerNode(await import("node:crypto"), { signatures: process.env.GATEHOUSE_BENCH_SIGNATURES }) } : {})
 })
 await gh.ready()

@@ -9,12 +9,18 @@ import * as jose from "jose"
 import * as nodeCrypto from "node:crypto"
 import { describe, expect, it } from "vitest"
 import type { SigningAlg } from "../src/config.js"
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { base64url, base64urlDecode, Crypto, defaultSignatures } from "../src/ports/Crypto.js"
+import { makeSignWorker, type SignWorker, type WorkerThreadsModule } from "../src/ports/sign-worker.js"
 
 const IMPLEMENTATIONS: ReadonlyArray<readonly [string, Layer.Layer<Crypto>]> = [
   ["WebCrypto", Crypto.layerWebCrypto],
   ["node:crypto", Crypto.layerNode(nodeCrypto)],
   ["node:crypto, inline signatures", Crypto.layerNode(nodeCrypto, { signatures: "inline" })],
+  ["node:crypto, signing worker", Crypto.layerNode(nodeCrypto, { signatures: "worker" })],
   ["default", Crypto.layerDefault]
 ]
 
@@ -167,12 +173,12 @@ describe("Crypto.layerNode: where signatures are computed", () => {
     expect(calls).toEqual(["inline"])
   })
 
-  it("layerDefault: the threadpool when there is a second core for it, inline on one core", () => {
+  it("layerDefault: the signing worker when there is a second core for it, inline on one core", () => {
     expect(defaultSignatures(1)).toBe("inline")
-    expect(defaultSignatures(2)).toBe("threadpool")
-    expect(defaultSignatures(64)).toBe("threadpool")
-    // unknown: Node's default threadpool
-    expect(defaultSignatures(undefined)).toBe("threadpool")
+    expect(defaultSignatures(2)).toBe("worker")
+    expect(defaultSignatures(64)).toBe("worker")
+    // unknown: a worker
+    expect(defaultSignatures(undefined)).toBe("worker")
   })
 
   it("a threadpool job that fails is a ServerError, not a defect", async () => {
@@ -224,5 +230,146 @@ describe("createGatehouse({ crypto })", () => {
     expect(response.status).toBe(200)
     expect(calls).toEqual(["inline"])
     await gh.dispose()
+  })
+})
+
+const verifies = (alg: SigningAlg, publicKey: unknown, data: Uint8Array, signature: Uint8Array) =>
+  alg === "EdDSA"
+    ? nodeCrypto.verify(null, data, nodeCrypto.KeyObject.from(publicKey as CryptoKey), signature)
+    : nodeCrypto.verify("sha256", data, { key: nodeCrypto.KeyObject.from(publicKey as CryptoKey), dsaEncoding: "ieee-p1363" }, signature)
+
+describe("Crypto.layerNode({ signatures: \"worker\" }): ES256 and EdDSA on the signing worker (sign-worker.ts)", () => {
+  it("ES256 and EdDSA are signed on the worker (no node:crypto call on this thread), RSA on the threadpool; all verify", async () => {
+    const { calls, module } = recording()
+    for (const alg of ALGS) {
+      const { privateKey, publicKey } = await keyPair(alg)
+      const signature = await use(Crypto.layerNode(module, { signatures: "worker" }), (c) => c.sign(alg, privateKey as CryptoKey, input))
+      if (alg === "RS256" || alg === "PS256") continue
+      expect(verifies(alg, publicKey, input, signature)).toBe(true)
+    }
+    expect(calls).toEqual(["threadpool", "threadpool"])
+  })
+
+  it("600 signatures in flight with two keys, more than the ring holds: each verifies under its own key; the overflow went to the threadpool", async () => {
+    const { calls, module } = recording()
+    const a = await keyPair("ES256")
+    const b = await jose.generateKeyPair("ES256")
+    const jobs = Array.from({ length: 600 }, (_, i) => ({ pair: i % 2 === 0 ? a : b, data: new TextEncoder().encode(`eyJhbGciOiJFUzI1NiJ9.${i}`) }))
+    const signatures = await use(
+      Crypto.layerNode(module, { signatures: "worker" }),
+      (c) => Effect.all(jobs.map(({ pair, data }) => c.sign("ES256", pair.privateKey as CryptoKey, data)), { concurrency: "unbounded" })
+    )
+    jobs.forEach(({ pair, data }, i) => expect(verifies("ES256", pair.publicKey, data, signatures[i]!)).toBe(true))
+    // the other key's signature does not verify: the worker used the key it was told
+    expect(verifies("ES256", b.publicKey, jobs[0]!.data, signatures[0]!)).toBe(false)
+    expect(calls.length).toBeGreaterThan(0)
+    expect(calls.length).toBeLessThan(600)
+  })
+
+  it("a signing input larger than a ring slot goes to the threadpool", async () => {
+    const { calls, module } = recording()
+    const { privateKey, publicKey } = await keyPair("ES256")
+    const large = new TextEncoder().encode(`eyJhbGciOiJFUzI1NiJ9.${"A".repeat(10_000)}`)
+    const signature = await use(Crypto.layerNode(module, { signatures: "worker" }), (c) => c.sign("ES256", privateKey as CryptoKey, large))
+    expect(verifies("ES256", publicKey, large, signature)).toBe(true)
+    expect(calls).toEqual(["threadpool"])
+  })
+
+  it("a wrong key is refused before the worker sees it (RFC 7515 §10.7), as a ServerError", async () => {
+    const rs = await keyPair("RS256")
+    const exit = await Effect.runPromiseExit(
+      Effect.provide(Effect.flatMap(Crypto, (c) => c.sign("ES256", rs.privateKey as CryptoKey, input)), Crypto.layerNode(nodeCrypto, { signatures: "worker" }))
+    )
+    expect(exit._tag).toBe("Failure")
+    expect(JSON.stringify(exit)).toContain("ES256 signing failed")
+  })
+})
+
+describe("makeSignWorker (sign-worker.ts)", () => {
+  /** node:worker_threads, with the Worker made kept for the test */
+  const capture = async () => {
+    const threads = await import("node:worker_threads")
+    const made: Array<InstanceType<typeof threads.Worker>> = []
+    const Worker = class extends threads.Worker {
+      constructor(...args: ConstructorParameters<typeof threads.Worker>) {
+        super(...args)
+        made.push(this)
+      }
+    }
+    return { module: { Worker } as unknown as WorkerThreadsModule, made }
+  }
+  const keyObject = async () => {
+    const { privateKey, publicKey } = await keyPair("ES256")
+    return { key: nodeCrypto.KeyObject.from(privateKey as CryptoKey), publicKey }
+  }
+  const signWith = (worker: SignWorker, key: object, data: Uint8Array) =>
+    new Promise<Uint8Array | undefined | "refused">((resolve) => {
+      if (!worker.sign("ES256", key, data, resolve)) resolve("refused")
+    })
+
+  it("a worker that ends with jobs pending calls each back once, with a signature or undefined; then it takes no more", async () => {
+    const { module, made } = await capture()
+    const worker = makeSignWorker(module)!
+    const { key, publicKey } = await keyObject()
+    const inputs = Array.from({ length: 100 }, (_, i) => new TextEncoder().encode(`payload.${i}`))
+    const results = inputs.map((data) => signWith(worker, key, data))
+    // end it before it could sign them all
+    await new Promise((resolve) => setImmediate(resolve))
+    await made[0]!.terminate()
+    const settled = await Promise.all(results)
+    expect(settled.every((r) => r !== "refused")).toBe(true)
+    settled.forEach((r, i) => {
+      if (r instanceof Uint8Array) expect(verifies("ES256", publicKey, inputs[i]!, r)).toBe(true)
+    })
+    expect(settled.some((r) => r === undefined)).toBe(true)
+    expect(await signWith(worker, key, input)).toBe("refused")
+  })
+
+  it("close() ends the worker; later jobs are refused (the caller signs elsewhere)", async () => {
+    const { module, made } = await capture()
+    const worker = makeSignWorker(module)!
+    const { key, publicKey } = await keyObject()
+    const signature = await signWith(worker, key, input)
+    expect(signature instanceof Uint8Array && verifies("ES256", publicKey, input, signature)).toBe(true)
+    const exited = new Promise((resolve) => made[0]!.once("exit", resolve))
+    await worker.close()
+    await exited
+    expect(await signWith(worker, key, input)).toBe("refused")
+  })
+
+  it("an idle worker does not keep the process alive, a pending signature does (createGatehouse, never disposed)", () => {
+    const dist = (path: string) => JSON.stringify(new URL(`../../${path}`, import.meta.url).href)
+    // a token signed on the worker (2+ cores: layerDefault's choice; forced here), then
+    // nothing: the process must end on its own once the answer is in, and not before
+    const script = `
+      import * as c from "node:crypto"
+      import { createGatehouse, Crypto } from ${dist("core/dist/index.js")}
+      import { MemoryStorage } from ${dist("testkit/dist/memory.js")}
+      const gh = createGatehouse({
+        issuer: "https://as.example",
+        storage: MemoryStorage.layer(),
+        accounts: { claims: () => undefined },
+        clients: [{ client_id: "svc", client_secret: "svc-secret", token_endpoint_auth_method: "client_secret_basic", redirect_uris: [], grant_types: ["client_credentials"] }],
+        crypto: Crypto.layerNode(c, { signatures: "worker" })
+      })
+      const response = await gh.handler(new Request("https://as.example/token", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", authorization: "Basic " + btoa("svc:svc-secret") },
+        body: "grant_type=client_credentials"
+      }))
+      const { access_token } = await response.json()
+      console.log(response.status, access_token.split(".").length)
+    `
+    const dir = mkdtempSync(join(tmpdir(), "gatehouse-worker-"))
+    try {
+      writeFileSync(join(dir, "main.mjs"), script)
+      const run = spawnSync(process.execPath, [join(dir, "main.mjs")], { timeout: 20_000, encoding: "utf8" })
+      expect(run.stderr).toBe("")
+      expect(run.stdout.trim()).toBe("200 3")
+      // killed by the timeout (a worker holding the process) would be status null
+      expect(run.status).toBe(0)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

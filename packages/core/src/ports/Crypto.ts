@@ -7,14 +7,16 @@
  *   the libuv threadpool and a promise back), which costs more than the hash itself.
  * - `Crypto.layerNode(nodeCrypto, options?)`: the same operations on a `node:crypto` module
  *   handed in by the host (core imports no Node module): synchronous SHA-256 and
- *   verification; signatures on libuv's threadpool by default (`signatures: "threadpool"`,
- *   `node:crypto`'s `sign` with a callback), so the ~30 µs of an ES256 signature (more for
- *   RSA) run beside the event loop instead of on it: other requests go on meanwhile, which
- *   is what throughput on a busy token endpoint is made of. `signatures: "inline"` signs on
- *   the calling thread (less total CPU, fewer req/s when requests queue).
+ *   verification; signatures beside the event loop instead of on it, so that the ~20-30 µs
+ *   of an ES256 signature (more for RSA) do not hold other requests: `signatures: "worker"`
+ *   (ES256 and EdDSA on one worker thread, woken once per event-loop turn: ./sign-worker.ts;
+ *   RSA on the threadpool) or `"threadpool"` (default of `layerNode`: `node:crypto`'s `sign`
+ *   with a callback, one libuv threadpool job each). `signatures: "inline"` signs on the
+ *   calling thread (less total CPU, fewer req/s when requests queue).
  * - `Crypto.layerDefault` (what `createGatehouse` uses): `layerNode` with the runtime's own
  *   `node:crypto` when the runtime is Node.js and offers `process.getBuiltinModule`
- *   (Node >= 20.16), else `layerWebCrypto`; signatures inline on a single-core machine.
+ *   (Node >= 20.16), else `layerWebCrypto`; signatures on the worker, inline on a
+ *   single-core machine (`defaultSignatures`).
  *
  * Both produce identical values: SHA-256 digests of high-entropy values, base64url, and
  * RFC 7518 signatures (ECDSA as R || S, §3.4; RSASSA-PSS with a 32-byte salt, §3.5).
@@ -24,6 +26,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { SigningAlg } from "../config.js"
 import { ServerError } from "../errors.js"
+import { makeSignWorker, type SignWorker, type WorkerThreadsModule } from "./sign-worker.js"
 
 const encoder = new TextEncoder()
 
@@ -198,12 +201,33 @@ export interface NodeCryptoModule {
 export interface NodeCryptoOptions {
   /**
    * Where JWS signatures are computed: `"threadpool"` (default) hands each one to libuv's
-   * threadpool and resumes when it is done; `"inline"` computes it synchronously.
+   * threadpool and resumes when it is done; `"worker"` hands ES256 and EdDSA ones to one
+   * worker thread (batched per event-loop turn, see ./sign-worker.ts; RSA and anything the
+   * worker cannot take go to the threadpool; on a runtime without `node:worker_threads`,
+   * `SharedArrayBuffer` or `Atomics.waitAsync`, all of them); `"inline"` computes it
+   * synchronously.
    */
-  readonly signatures?: "threadpool" | "inline"
+  readonly signatures?: "threadpool" | "worker" | "inline"
 }
 
-const makeNodeCrypto = (node: NodeCryptoModule, options: NodeCryptoOptions = {}): CryptoService => {
+interface NodeCrypto {
+  readonly service: CryptoService
+  /** ends the signing worker, if one was started */
+  readonly close: () => Promise<void>
+}
+
+/** `node:worker_threads` of the running Node.js, without an import (core has none). */
+const builtinWorkerThreads = (): WorkerThreadsModule | undefined => {
+  const g = globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }
+  try {
+    const module = g.process?.getBuiltinModule?.("node:worker_threads") as Partial<WorkerThreadsModule> | undefined
+    return typeof module?.Worker === "function" ? module as WorkerThreadsModule : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const makeNodeCrypto = (node: NodeCryptoModule, options: NodeCryptoOptions = {}): NodeCrypto => {
   // one KeyObject per CryptoKey (keys are imported once, tokens/keys.ts)
   const keyObjects = new WeakMap<CryptoKey, object>()
   const keyObject = (key: CryptoKey) => {
@@ -249,7 +273,32 @@ const makeNodeCrypto = (node: NodeCryptoModule, options: NodeCryptoOptions = {})
   const sha256 = oneShot
     ? (value: string | Uint8Array) => new Uint8Array(oneShot("sha256", value, "buffer"))
     : (value: string | Uint8Array) => new Uint8Array(node.createHash("sha256").update(value).digest())
-  return {
+  /** One signature as a libuv threadpool job; the job owns `input` until it calls back (callers hand a fresh buffer, keys.ts). */
+  const onThreadpool = (alg: SigningAlg, key: CryptoKey, input: Uint8Array, resume: (effect: Effect.Effect<Uint8Array, ServerError>) => void) => {
+    try {
+      const [hash, k] = params(alg, key)
+      node.sign(hash, input, k as never, (error, signature) =>
+        resume(
+          error === null
+            ? Effect.succeed(new Uint8Array(signature.buffer, signature.byteOffset, signature.byteLength))
+            : Effect.fail(signingFailed(alg)(error))
+        ))
+    } catch (error) {
+      resume(Effect.fail(signingFailed(alg)(error)))
+    }
+  }
+  // the signing worker, started with the first signature it can take (never, for "inline" / "threadpool")
+  let worker: SignWorker | undefined
+  let workerTried = false
+  const signWorker = (): SignWorker | undefined => {
+    if (!workerTried) {
+      workerTried = true
+      const threads = builtinWorkerThreads()
+      worker = threads === undefined ? undefined : makeSignWorker(threads)
+    }
+    return worker
+  }
+  const service: CryptoService = {
     randomToken: (bytes = 32) => Effect.sync(() => base64url(random(bytes))),
     digest: (value) => Effect.sync(() => digest(value)),
     sha256: (value) => Effect.sync(() => sha256(value)),
@@ -264,18 +313,27 @@ const makeNodeCrypto = (node: NodeCryptoModule, options: NodeCryptoOptions = {})
           },
           catch: signingFailed(alg)
         })
+      : options.signatures === "worker"
+      ? (alg, key, input) =>
+        Effect.callback<Uint8Array, ServerError>((resume) => {
+          try {
+            if (!keyMatches(alg, key)) throw new TypeError(`the key is not a ${alg} key`)
+            const taken = (alg === "ES256" || alg === "EdDSA") && signWorker()?.sign(alg, keyObject(key), input, (signature) => {
+              // the worker did not sign it (failed, or ended meanwhile): the threadpool does,
+              // and reports the real error if there is one
+              if (signature === undefined) onThreadpool(alg, key, input, resume)
+              else resume(Effect.succeed(signature))
+            })
+            if (taken !== true) onThreadpool(alg, key, input, resume)
+          } catch (error) {
+            resume(Effect.fail(signingFailed(alg)(error)))
+          }
+        })
       : (alg, key, input) =>
         Effect.callback<Uint8Array, ServerError>((resume) => {
           try {
             if (!keyMatches(alg, key)) throw new TypeError(`the key is not a ${alg} key`)
-            const [hash, k] = params(alg, key)
-            // the job owns `input` until it calls back: callers hand a fresh buffer (keys.ts)
-            node.sign(hash, input, k as never, (error, signature) =>
-              resume(
-                error === null
-                  ? Effect.succeed(new Uint8Array(signature.buffer, signature.byteOffset, signature.byteLength))
-                  : Effect.fail(signingFailed(alg)(error))
-              ))
+            onThreadpool(alg, key, input, resume)
           } catch (error) {
             resume(Effect.fail(signingFailed(alg)(error)))
           }
@@ -291,15 +349,20 @@ const makeNodeCrypto = (node: NodeCryptoModule, options: NodeCryptoOptions = {})
         }
       })
   }
+  return { service, close: () => worker?.close() ?? Promise.resolve() }
 }
 
+/** A `node:crypto` Crypto made in a layer's scope: the signing worker, if any, ends with the layer. */
+const acquireNodeCrypto = (make: () => NodeCrypto) =>
+  Effect.map(Effect.acquireRelease(Effect.sync(make), (made) => Effect.promise(made.close)), (made) => made.service)
+
 /**
- * Where `layerDefault` puts signatures for a machine with `cores` CPUs: the threadpool when
- * there is a core for it to run on beside the event loop; with one core, a threadpool job
- * only adds its hand-over (~9 µs) to the same core's work.
+ * Where `layerDefault` puts signatures for a machine with `cores` CPUs: the signing worker
+ * when there is a core for it to run on beside the event loop; with one core, handing a
+ * signature over only adds its cost to the same core's work.
  */
-export const defaultSignatures = (cores: number | undefined): "threadpool" | "inline" =>
-  cores !== undefined && cores <= 1 ? "inline" : "threadpool"
+export const defaultSignatures = (cores: number | undefined): "worker" | "inline" =>
+  cores !== undefined && cores <= 1 ? "inline" : "worker"
 
 /** `os.availableParallelism()` of the running Node.js, when it can be had without an import. */
 const builtinParallelism = (): number | undefined => {
@@ -331,16 +394,22 @@ export class Crypto extends Context.Service<Crypto, CryptoService>()("@gatehouse
   static readonly layerWebCrypto = Layer.succeed(Crypto, Crypto.of(webCrypto))
   /**
    * Synchronous digests and verification on the `node:crypto` module given (`import * as c
-   * from "node:crypto"`); signatures on libuv's threadpool unless `signatures: "inline"`.
+   * from "node:crypto"`); signatures on libuv's threadpool unless `signatures: "worker"` or
+   * `"inline"` (`NodeCryptoOptions`). A signing worker ends with the layer.
    */
   static readonly layerNode = (nodeCrypto: NodeCryptoModule, options?: NodeCryptoOptions) =>
-    Layer.succeed(Crypto, Crypto.of(makeNodeCrypto(nodeCrypto, options)))
+    Layer.effect(Crypto, acquireNodeCrypto(() => makeNodeCrypto(nodeCrypto, options)))
   /**
    * Node's own `node:crypto` when running on Node.js >= 20.16, else WebCrypto. Signatures on
-   * the threadpool, unless the machine has a single core (`defaultSignatures`).
+   * the signing worker, unless the machine has a single core (`defaultSignatures`).
    */
-  static readonly layerDefault = Layer.sync(Crypto, () => {
-    const node = builtinNodeCrypto()
-    return Crypto.of(node ? makeNodeCrypto(node, { signatures: defaultSignatures(builtinParallelism()) }) : webCrypto)
-  })
+  static readonly layerDefault = Layer.effect(
+    Crypto,
+    Effect.suspend(() => {
+      const node = builtinNodeCrypto()
+      return node
+        ? acquireNodeCrypto(() => makeNodeCrypto(node, { signatures: defaultSignatures(builtinParallelism()) }))
+        : Effect.succeed(webCrypto)
+    })
+  )
 }
