@@ -88,7 +88,8 @@ const translated = process.argv.includes("--translated")
 const post = (path, body) => {
   const headers = { host: "localhost:3000", authorization: BASIC, "content-type": "application/x-www-form-urlencoded", "content-length": String(body.length) }
   if (plainFetch) return new Request(`${issuer}${path}`, { method: "POST", headers, body })
-  const req = { method: "POST", url: path, headers }
+  // the peer address the middleware reads from the socket (the per-address failure budget counts it)
+  const req = { method: "POST", url: path, headers, socket: { remoteAddress: "127.0.0.1" } }
   if (!translated) return toIncomingRequest(req, new URL(`${issuer}${path}`), Buffer.from(body))
   const request = toFetchRequest(req, { origin: issuer }, new URL(`${issuer}${path}`), Buffer.from(body))
   acceptTextResponse(request)

@@ -11,9 +11,9 @@ import { GatehouseConfig, type RateLimitSetting } from "../config.js"
 import { ClientAuthRateLimited, InvalidClient, InvalidRequest, type StorageError } from "../errors.js"
 import type { Params } from "../http/request.js"
 import type { ClientRecord } from "../ports/ClientStore.js"
-import type { Crypto } from "../ports/Crypto.js"
+import { Crypto } from "../ports/Crypto.js"
 import { Events } from "../ports/Events.js"
-import type { RateLimiter } from "../ports/RateLimiter.js"
+import { RateLimiter } from "../ports/RateLimiter.js"
 import type { ReplayCache } from "../ports/ReplayCache.js"
 import * as RateLimit from "../rate-limit/index.js"
 import type { TokenEndpointAuthMethod } from "../schema/client.js"
@@ -145,37 +145,38 @@ const limited = Effect.fnUntraced(function*(
   failed: (clientId: string | undefined, method: string) => (error: ClientAuthError) => Effect.Effect<void>
 ): Effect.fn.Return<ClientRecord, ClientAuthError, ClientAuthServices> {
   const config = yield* GatehouseConfig
+  const limiter = yield* RateLimiter
+  const crypto = yield* Crypto
   const setting = config.rateLimit.clientAuth
   const now = yield* Clock.currentTimeMillis
   const address = addressOf(config.rateLimit.clientAddress, ctx.request)
-  const addressKeys = address === undefined ? NO_KEYS : [yield* RateLimit.limitKey("client_auth", "address", address)]
-  const presented = yield* refuseIfSpent(addressKeys, setting, now).pipe(
-    Effect.andThen(present(ctx, attempted)),
-    Effect.tapError(countGuess(addressKeys, setting, now)),
-    Effect.tapError(failed(ctx.params.get("client_id")?.[0], attempted.join("+")))
-  )
-  const clientKey = yield* RateLimit.limitKey("client_auth", "client", presented.clientId)
-  const keys = [clientKey, ...addressKeys]
+  const addressKey = address === undefined ? undefined : yield* RateLimit.limitKeyWith(crypto, "client_auth", "address", address)
+  const addressKeys = addressKey === undefined ? NO_KEYS : [addressKey]
+  const onGuess = (keys: ReadonlyArray<string>, clientId: string | undefined, method: string) => {
+    const event = failed(clientId, method)
+    // a guess counts against each key, then the refusal is an event
+    return (error: ClientAuthError) =>
+      error._tag === "InvalidClient" && keys.length > 0
+        ? Effect.andThen(RateLimit.countFailure(keys, setting, now), event(error))
+        : event(error)
+  }
+  const presented = yield* (addressKey === undefined ? present(ctx, attempted) : Effect.andThen(refuseIfSpent(limiter, addressKey, setting, now), present(ctx, attempted)))
+    .pipe(Effect.tapError(onGuess(addressKeys, ctx.params.get("client_id")?.[0], attempted.join("+"))))
+  const clientKey = yield* RateLimit.limitKeyWith(crypto, "client_auth", "client", presented.clientId)
   // the address's budget was checked above: now the client id's
-  return yield* refuseIfSpent([clientKey], setting, now).pipe(
-    Effect.andThen(authenticate(presented).pipe(Effect.tapError(countGuess(keys, setting, now)))),
-    Effect.tapError(failed(presented.clientId, presented.method))
+  return yield* Effect.andThen(refuseIfSpent(limiter, clientKey, setting, now), authenticate(presented)).pipe(
+    Effect.tapError(onGuess([clientKey, ...addressKeys], presented.clientId, presented.method))
   )
 })
 
 const NO_KEYS: ReadonlyArray<string> = []
 
-/** Refuse (429 `invalid_client`) when any of `keys` has spent its budget. */
-const refuseIfSpent = (keys: ReadonlyArray<string>, setting: RateLimitSetting, now: number) =>
-  keys.length === 0 ? Effect.void : Effect.flatMap(RateLimit.lockedFor(keys, setting, now), (retryAfter) =>
+/** Refuse (429 `invalid_client`) when `key` has spent its budget. */
+const refuseIfSpent = (limiter: RateLimiter["Service"], key: string, setting: RateLimitSetting, now: number) =>
+  Effect.flatMap(RateLimit.lockedForKey(limiter, key, setting, now), (retryAfter) =>
     retryAfter === undefined
       ? Effect.void
       : Effect.fail(new ClientAuthRateLimited({ description: RATE_LIMITED, detail: "client authentication rate limit", retryAfter })))
-
-/** Count a failure against `keys` when it was a guess (`invalid_client`). */
-const countGuess = (keys: ReadonlyArray<string>, setting: RateLimitSetting, now: number) =>
-(error: ClientAuthError): Effect.Effect<unknown, StorageError, RateLimiter> =>
-  error._tag === "InvalidClient" && keys.length > 0 ? RateLimit.countFailure(keys, setting, now) : Effect.void
 
 /**
  * Authenticate the client of a token, introspection or revocation request.

@@ -27,18 +27,21 @@ const keyCaches = new WeakMap<Crypto["Service"], Map<string, string>>()
 
 /** The storage key of one subject's counter: a digest, so the subject is not stored in clear. */
 export const limitKey = (surface: Surface, kind: string, subject: string): Effect.Effect<string, never, Crypto> =>
-  Effect.flatMap(Crypto, (crypto) => {
-    const input = `rate_limit:${surface}:${kind}:${subject}`
-    let cache = keyCaches.get(crypto)
-    const known = cache?.get(input)
-    if (known !== undefined) return Effect.succeed(known)
-    return Effect.map(crypto.digest(input), (key) => {
-      if (cache === undefined) keyCaches.set(crypto, cache = new Map())
-      if (cache.size >= KEY_CACHE_SIZE) cache.delete(cache.keys().next().value!)
-      cache.set(input, key)
-      return key
-    })
+  Effect.flatMap(Crypto, (crypto) => limitKeyWith(crypto, surface, kind, subject))
+
+/** `limitKey` with the `Crypto` service in hand (an already computed key is an `Exit`: no step). */
+export const limitKeyWith = (crypto: Crypto["Service"], surface: Surface, kind: string, subject: string): Effect.Effect<string> => {
+  const input = `rate_limit:${surface}:${kind}:${subject}`
+  let cache = keyCaches.get(crypto)
+  const known = cache?.get(input)
+  if (known !== undefined) return Effect.succeed(known)
+  return Effect.map(crypto.digest(input), (key) => {
+    if (cache === undefined) keyCaches.set(crypto, cache = new Map())
+    if (cache.size >= KEY_CACHE_SIZE) cache.delete(cache.keys().next().value!)
+    cache.set(input, key)
+    return key
   })
+}
 
 /** Whole seconds until `resetsAt` (ms), at least 1: the `Retry-After` value (RFC 9110 §10.2.3). */
 export const retryAfter = (resetsAt: number, now: number): number => Math.max(1, Math.ceil((resetsAt - now) / 1000))
@@ -60,6 +63,19 @@ export const lockedFor = Effect.fnUntraced(function*(
   }
   return until === undefined ? undefined : retryAfter(until, now)
 })
+
+/**
+ * `lockedFor` of one key with the limiter in hand: the seconds until its window ends when it
+ * has spent its budget, else undefined.
+ */
+export const lockedForKey = (
+  limiter: RateLimiter["Service"],
+  key: string,
+  setting: RateLimitSetting,
+  now: number
+): Effect.Effect<number | undefined, StorageError> =>
+  Effect.map(limiter.peek(key, now), (current) =>
+    current !== undefined && current.count >= setting.max ? retryAfter(current.resetsAt, now) : undefined)
 
 /** Count one failure for each of `keys` (atomically per key); returns the counts. */
 export const countFailure = (
