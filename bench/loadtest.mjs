@@ -77,7 +77,7 @@ async function serve() {
   })
   await gh.ready()
   const endpoints = gatehouseMiddleware(gh)
-  const pages = fetchMiddleware(createInteractionPages(gh), { origin: gh.config.origin })
+  const pages = fetchMiddleware(createInteractionPages(gh, { clientAddress: (request) => request.headers.get(BROWSER_ADDRESS) ?? undefined }), { origin: gh.config.origin })
   handle = (req, res) =>
     endpoints(req, res, () =>
       pages(req, res, () => {
@@ -174,10 +174,18 @@ const pathOf = (location) => (location.startsWith("/") ? location : new URL(loca
  * resume → redirect with the code → token exchange. Returns the token response; throws on
  * anything unexpected.
  */
+/**
+ * Each simulated browser has an address of its own, as 50 people signing in would: the login
+ * page's per-address budget (docs/security.md "Rate limits": 10 attempts in flight or failed
+ * per address) would otherwise refuse the 11th of 50 concurrent sign-ins from 127.0.0.1. The
+ * harness tells the address in this header, which only this test server trusts.
+ */
+const BROWSER_ADDRESS = "x-load-browser-address"
+
 const oneFlow = async (agent, url, username, state) => {
   const jar = new Jar()
   const step = async (o) => {
-    const res = await send(agent, url, { ...o, headers: { ...o.headers, cookie: jar.header() } })
+    const res = await send(agent, url, { ...o, headers: { ...o.headers, cookie: jar.header(), [BROWSER_ADDRESS]: `browser-${username}` } })
     jar.take(res)
     return res
   }
