@@ -275,6 +275,16 @@ describe("Crypto.layerNode({ signatures: \"worker\" }): ES256 and EdDSA on the s
     expect(calls).toEqual(["threadpool"])
   })
 
+  it("a Crypto used after its layer ended starts no worker: its signatures go to the threadpool", async () => {
+    const { calls, module } = recording()
+    const { privateKey, publicKey } = await keyPair("ES256")
+    // the service outlives the layer's scope here
+    const c = await use(Crypto.layerNode(module, { signatures: "worker" }), Effect.succeed)
+    const signature = await Effect.runPromise(c.sign("ES256", privateKey as CryptoKey, input))
+    expect(verifies("ES256", publicKey, input, signature)).toBe(true)
+    expect(calls).toEqual(["threadpool"])
+  })
+
   it("a wrong key is refused before the worker sees it (RFC 7515 §10.7), as a ServerError", async () => {
     const rs = await keyPair("RS256")
     const exit = await Effect.runPromiseExit(

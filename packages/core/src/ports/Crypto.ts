@@ -289,6 +289,7 @@ const makeNodeCrypto = (node: NodeCryptoModule, options: NodeCryptoOptions = {})
   }
   // the signing worker, started with the first signature it can take (never, for "inline" / "threadpool")
   let worker: SignWorker | undefined
+  // tried once; a Crypto whose layer has ended starts none (its signatures go to the threadpool)
   let workerTried = false
   const signWorker = (): SignWorker | undefined => {
     if (!workerTried) {
@@ -349,7 +350,13 @@ const makeNodeCrypto = (node: NodeCryptoModule, options: NodeCryptoOptions = {})
         }
       })
   }
-  return { service, close: () => worker?.close() ?? Promise.resolve() }
+  return {
+    service,
+    close: () => {
+      workerTried = true
+      return worker?.close() ?? Promise.resolve()
+    }
+  }
 }
 
 /** A `node:crypto` Crypto made in a layer's scope: the signing worker, if any, ends with the layer. */

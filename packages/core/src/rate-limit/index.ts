@@ -47,26 +47,8 @@ export const limitKeyWith = (crypto: Crypto["Service"], surface: Surface, kind: 
 export const retryAfter = (resetsAt: number, now: number): number => Math.max(1, Math.ceil((resetsAt - now) / 1000))
 
 /**
- * Whether any of `keys` has spent its budget (`max` failures) in its current window: the
- * seconds until the last of those windows ends, or undefined when none has. Read-only.
- */
-export const lockedFor = Effect.fnUntraced(function*(
-  keys: ReadonlyArray<string>,
-  setting: RateLimitSetting,
-  now: number
-): Effect.fn.Return<number | undefined, StorageError, RateLimiter> {
-  const limiter = yield* RateLimiter
-  let until: number | undefined
-  for (const key of keys) {
-    const current = yield* limiter.peek(key, now)
-    if (current !== undefined && current.count >= setting.max) until = Math.max(until ?? 0, current.resetsAt)
-  }
-  return until === undefined ? undefined : retryAfter(until, now)
-})
-
-/**
- * `lockedFor` of one key with the limiter in hand: the seconds until its window ends when it
- * has spent its budget, else undefined.
+ * Whether `key` has spent its budget (`max` failures) in its current window: the seconds
+ * until that window ends, or undefined. Read-only.
  */
 export const lockedForKey = (
   limiter: RateLimiter["Service"],
