@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { base64url, base64urlDecode, Crypto, defaultSignatures } from "../src/ports/Crypto.js"
+import { base64url, base64urlDecode, Crypto, defaultSignatures, makeNodeCrypto } from "../src/ports/Crypto.js"
 import { makeSignWorker, type SignWorker, type WorkerThreadsModule } from "../src/ports/sign-worker.js"
 
 const IMPLEMENTATIONS: ReadonlyArray<readonly [string, Layer.Layer<Crypto>]> = [
@@ -333,6 +333,27 @@ describe("makeSignWorker (sign-worker.ts)", () => {
     })
     expect(settled.some((r) => r === undefined)).toBe(true)
     expect(await signWith(worker, key, input)).toBe("refused")
+  })
+
+  it("Crypto with a worker that ends mid-flight: every signature still comes back valid (the threadpool does the rest)", async () => {
+    const { module, made } = await capture()
+    const { calls, module: recorded } = recording()
+    const { service, close } = makeNodeCrypto(recorded, { signatures: "worker" }, () => module)
+    const { privateKey, publicKey } = await keyPair("ES256")
+    const inputs = Array.from({ length: 100 }, (_, i) => new TextEncoder().encode(`payload.${i}`))
+    const pending = Effect.runPromise(Effect.all(inputs.map((data) => service.sign("ES256", privateKey as CryptoKey, data)), { concurrency: "unbounded" }))
+    // the worker exists once the first signature was queued; end it before it signs them all
+    await new Promise((resolve) => setImmediate(resolve))
+    await made[0]!.terminate()
+    const signatures = await pending
+    inputs.forEach((data, i) => expect(verifies("ES256", publicKey, data, signatures[i]!)).toBe(true))
+    // the ones the worker had not signed went to the threadpool
+    expect(calls.length).toBeGreaterThan(0)
+    // and the next ones too: the worker is gone
+    const after = await Effect.runPromise(service.sign("ES256", privateKey as CryptoKey, input))
+    expect(verifies("ES256", publicKey, input, after)).toBe(true)
+    expect(calls.at(-1)).toBe("threadpool")
+    await close()
   })
 
   it("close() ends the worker; later jobs are refused (the caller signs elsewhere)", async () => {

@@ -210,7 +210,7 @@ export interface NodeCryptoOptions {
   readonly signatures?: "threadpool" | "worker" | "inline"
 }
 
-interface NodeCrypto {
+export interface NodeCrypto {
   readonly service: CryptoService
   /** ends the signing worker, if one was started */
   readonly close: () => Promise<void>
@@ -227,7 +227,15 @@ const builtinWorkerThreads = (): WorkerThreadsModule | undefined => {
   }
 }
 
-const makeNodeCrypto = (node: NodeCryptoModule, options: NodeCryptoOptions = {}): NodeCrypto => {
+/**
+ * The `node:crypto` implementation (what `layerNode` wraps; exported for tests, not from the
+ * package). `workerThreads`: where the signing worker comes from (default: the runtime's own).
+ */
+export const makeNodeCrypto = (
+  node: NodeCryptoModule,
+  options: NodeCryptoOptions = {},
+  workerThreads: () => WorkerThreadsModule | undefined = builtinWorkerThreads
+): NodeCrypto => {
   // one KeyObject per CryptoKey (keys are imported once, tokens/keys.ts)
   const keyObjects = new WeakMap<CryptoKey, object>()
   const keyObject = (key: CryptoKey) => {
@@ -294,7 +302,7 @@ const makeNodeCrypto = (node: NodeCryptoModule, options: NodeCryptoOptions = {})
   const signWorker = (): SignWorker | undefined => {
     if (!workerTried) {
       workerTried = true
-      const threads = builtinWorkerThreads()
+      const threads = workerThreads()
       worker = threads === undefined ? undefined : makeSignWorker(threads)
     }
     return worker
