@@ -132,8 +132,9 @@ export interface CreateGatehouseOptions extends GatehouseOptions {
   readonly onEvent?: ((event: GatehouseEvent) => void) | "json" | undefined
   /**
    * Randomness, digests and signatures (the `Crypto` port). Default `Crypto.layerDefault`:
-   * `node:crypto` on Node, signatures on libuv's threadpool (inline on a single core);
-   * `Crypto.layerNode(nodeCrypto, { signatures: "inline" })` keeps them on the event loop.
+   * `node:crypto` on Node, ES256/EdDSA signatures on one worker thread and RSA ones on libuv's
+   * threadpool (inline on a single core); `Crypto.layerNode(nodeCrypto, { signatures:
+   * "threadpool" })` puts them all on the threadpool, `"inline"` keeps them on the event loop.
    */
   readonly crypto?: Layer.Layer<Crypto> | undefined
   /**

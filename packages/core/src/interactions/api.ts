@@ -125,7 +125,7 @@ export const consumeFinished = Effect.fnUntraced(function*(
 ): Effect.fn.Return<InteractionOutcome | "unfinished" | "used", StorageError, InteractionStore> {
   if (record.state !== "completed" && record.state !== "denied") return record.state === "consumed" ? "used" : "unfinished"
   if (!(yield* (yield* InteractionStore).transition(record.id, [record.state], { ...record, state: "consumed" }))) return "used"
-  return JSON.parse(record.result ?? "{}") as InteractionOutcome
+  return outcomeOf(record) ?? {} as InteractionOutcome
 })
 
 /** Consent remembered per account and client: the scopes granted now join those granted before. */
