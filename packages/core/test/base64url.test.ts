@@ -4,7 +4,7 @@
  * value, and flat strings however long (a scratch buffer larger than its first size).
  */
 import { describe, expect, it } from "vitest"
-import { base64url, base64urlDecode } from "../src/ports/Crypto.js"
+import { base64url, base64urlDecode, base64urlString } from "../src/ports/Crypto.js"
 
 describe("base64url (RFC 4648 §5, no padding)", () => {
   it("RFC 4648 §10 test vectors, unpadded", () => {
@@ -28,5 +28,38 @@ describe("base64url (RFC 4648 §5, no padding)", () => {
     const c = base64url(short)
     expect([a, c]).toEqual([Buffer.from(short).toString("base64url"), Buffer.from(short).toString("base64url")])
     expect(base64urlDecode(b)).toEqual(long)
+  })
+
+  it("RFC 4648 §5: the native encoder (Node's Buffer) and the JavaScript one (runtimes without Buffer) agree", async () => {
+    const saved = globalThis.Buffer
+    let portable: typeof import("../src/ports/Crypto.js")
+    try {
+      // a second instance of the module, loaded where there is no Buffer
+      ;(globalThis as { Buffer?: unknown }).Buffer = undefined
+      portable = await import("../src/ports/Crypto.js?without-buffer" as string) as typeof import("../src/ports/Crypto.js")
+    } finally {
+      globalThis.Buffer = saved
+    }
+    expect(portable.base64url).not.toBe(base64url)
+    // the RFC 4648 §10 vectors, without padding, and the two characters base64url changes
+    const vectors: ReadonlyArray<[string, string]> = [["", ""], ["f", "Zg"], ["fo", "Zm8"], ["foo", "Zm9v"], ["foobar", "Zm9vYmFy"]]
+    for (const [text, encoded] of vectors) {
+      expect(base64urlString(text)).toBe(encoded)
+      expect(portable.base64urlString(text)).toBe(encoded)
+    }
+    expect(base64url(new Uint8Array([0xfb, 0xff]))).toBe("-_8")
+    expect(portable.base64url(new Uint8Array([0xfb, 0xff]))).toBe("-_8")
+    for (let n = 0; n < 70; n++) {
+      // a view into a larger buffer: only its own bytes are encoded
+      const bytes = new Uint8Array(crypto.getRandomValues(new Uint8Array(n + 8)).buffer, 3, n)
+      const expected = Buffer.from(bytes).toString("base64url")
+      expect(base64url(bytes)).toBe(expected)
+      expect(portable.base64url(bytes)).toBe(expected)
+    }
+    for (const text of ["{\"sub\":\"ü-✓-😀\"}", "x\uD800y", "a".repeat(1000)]) {
+      const expected = Buffer.from(text, "utf8").toString("base64url")
+      expect(base64urlString(text)).toBe(expected)
+      expect(portable.base64urlString(text)).toBe(expected)
+    }
   })
 })

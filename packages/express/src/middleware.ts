@@ -9,11 +9,12 @@ import {
   type NodeNext,
   type NodeRequest,
   type NodeResponse,
-  readSmallBody,
-  requestUrl,
+  readSmallBodyThen,
+  requestTarget,
+  serializedOrigin,
   toFetchRequest,
   toIncomingRequest,
-  writeFetchResponse
+  writeFetchResponseNow
 } from "./translate.js"
 import { type ClientCertificateSource, clientCertUnchanged } from "./client-cert.js"
 
@@ -74,11 +75,13 @@ export type NodeMiddleware = (req: NodeRequest, res: NodeResponse, next: NodeNex
  * Mount any Fetch handler in an Express (or Connect) app. Paths the app does not handle
  * fall through to `next()`. Mount prefixes are kept: the handler sees `req.originalUrl`.
  */
-export const fetchMiddleware = (app: FetchApp, options: FetchMiddlewareOptions = {}): NodeMiddleware =>
-  function gatehouse(req, res, next) {
-    let url: URL
+export const fetchMiddleware = (app: FetchApp, options: FetchMiddlewareOptions = {}): NodeMiddleware => {
+  // a fixed origin: plain request targets need no URL parsing (translate.ts `requestTarget`)
+  const origin = options.origin !== undefined && !options.trustProxy ? serializedOrigin(options.origin) : undefined
+  return function gatehouse(req, res, next) {
+    let url: { readonly href: string; readonly pathname: string }
     try {
-      url = requestUrl(req, options)
+      url = requestTarget(req, options, origin)
     } catch {
       // no usable Host header and no configured origin: not a request we can answer
       next()
@@ -100,47 +103,49 @@ export const fetchMiddleware = (app: FetchApp, options: FetchMiddlewareOptions =
     // a client abort surfaces as an 'error' on the socket streams; never let it reach the host as uncaught
     req.on("error", ignore)
     res.on("error", ignore)
+    let method: string
+    const failed = (error: unknown) => {
+      if (!aborted && !res.headersSent) next(error)
+    }
+    const respond = (response: Response) => {
+      try {
+        writeFetchResponseNow(response, res, method)?.catch(failed)
+      } catch (error) {
+        failed(error)
+      }
+    }
+    const refused = (error: unknown) => {
+      if (!aborted) next(error)
+    }
     const handle = (body?: Uint8Array) => {
-      let answer: Promise<Response>
-      let method: string
       // nothing to stream: core reads the Node request directly (no Fetch Request); it asks for text answers
       const incoming = app.handleIncoming === undefined || !clientCertUnchanged(req, options.clientCertificate)
         ? undefined
         : toIncomingRequest(req, url, body)
       if (incoming !== undefined) {
         method = incoming.method
-        answer = app.handleIncoming!(incoming)
-      } else {
-        try {
-          request = toFetchRequest(req, options, url, body)
-        } catch (error) {
-          next(error)
-          return
-        }
-        // this middleware writes the answer itself: a text answer need not become a stream first
-        acceptTextResponse(request)
-        method = request.method
-        answer = app.handler(request)
+        app.handleIncoming!(incoming).then(respond, refused)
+        return
       }
-      answer.then(
-        (response) => writeFetchResponse(response, res, method),
-        (error: unknown) => {
-          if (!aborted) next(error)
-        }
-      ).catch((error: unknown) => {
-        if (!aborted && !res.headersSent) next(error)
-      })
+      try {
+        request = toFetchRequest(req, options, url instanceof URL ? url : new URL(url.href), body)
+      } catch (error) {
+        next(error)
+        return
+      }
+      // this middleware writes the answer itself: a text answer need not become a stream first
+      acceptTextResponse(request)
+      method = request.method
+      app.handler(request).then(respond, refused)
     }
     // a small body (every OAuth form) is read first: no stream between Node and the Request
-    const small = readSmallBody(req)
-    if (small === undefined) handle()
-    else {
-      small.then(handle, (error: unknown) => {
-        // the client went away mid-body: nobody is left to answer
-        if (!aborted && !res.destroyed) next(error)
-      })
-    }
+    const small = readSmallBodyThen(req, handle, (error) => {
+      // the client went away mid-body: nobody is left to answer
+      if (!aborted && !res.destroyed) next(error)
+    })
+    if (!small) handle()
   }
+}
 
 const ignore = () => {}
 

@@ -108,6 +108,46 @@ export const requestUrl = (req: NodeRequest, options: ToFetchRequestOptions = {}
   return new URL(`${origin}${parsed.pathname}${parsed.search}`)
 }
 
+/**
+ * A request target whose absolute URL is `origin + target` exactly as the URL parser would
+ * serialize it (WHATWG URL §4.4): after its leading `/`, an absolute path and query of characters that neither the
+ * path nor the special-query percent-encode set holds, no `%` in the path (no encoded dot
+ * segment), no `\\`, no empty segment, no `.` or `..` segment (nothing to remove).
+ */
+const PLAIN_TARGET = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,;=:@]+)*\/?(?:\?[A-Za-z0-9\-._~!$&()*+,;=:@/?%]*)?$/
+const DOT_SEGMENT = /\/\.\.?(?:[/?]|$)/
+
+/** An origin as the URL parser serializes it (lowercase scheme and host, no default port, no slash), or undefined. */
+export const serializedOrigin = (origin: string): string | undefined => {
+  try {
+    const url = new URL(origin)
+    return url.origin === origin.replace(/\/+$/, "") && url.origin !== "null" ? url.origin : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** What the middleware needs of a request's URL: the serialized absolute URL and its path. */
+export interface RequestTarget {
+  readonly href: string
+  readonly pathname: string
+}
+
+/**
+ * `requestUrl`'s `href` and `pathname`. When the origin is fixed (`origin`, already
+ * serialized: `serializedOrigin`) and the target is plain (`PLAIN_TARGET`: every OAuth
+ * endpoint's path and query), they are the strings themselves, without parsing a URL;
+ * anything else goes through `requestUrl`.
+ */
+export const requestTarget = (req: NodeRequest, options: ToFetchRequestOptions, origin: string | undefined): RequestTarget => {
+  const target = req.originalUrl ?? req.url ?? "/"
+  if (origin !== undefined && target.charCodeAt(0) === 0x2f && PLAIN_TARGET.test(target) && !DOT_SEGMENT.test(target)) {
+    const query = target.indexOf("?")
+    return { href: origin + target, pathname: query < 0 ? target : target.slice(0, query) }
+  }
+  return requestUrl(req, options)
+}
+
 const mediaType = (req: IncomingMessage) => (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase()
 
 /** The form a parsed urlencoded body had on the wire; arrays repeat the name (RFC 6749 §3.1 duplicates stay visible). */
@@ -157,36 +197,52 @@ const SMALL_BODY = 64 * 1024
  * the body should be streamed instead (chunked, large, none, or already consumed by a host
  * body parser). Rejects when the client goes away before the end.
  */
-export const readSmallBody = (req: NodeRequest): Promise<Uint8Array> | undefined => {
+export const readSmallBody = (req: NodeRequest): Promise<Uint8Array> | undefined =>
+  smallBody(req) ? new Promise((resolve, reject) => listen(req, resolve, reject)) : undefined
+
+/**
+ * `readSmallBody` without a promise (the middleware's own): `onBody` gets the bytes, or
+ * `onError` the client's going away; false (and neither is called) when the body is to be
+ * streamed instead.
+ */
+export const readSmallBodyThen = (req: NodeRequest, onBody: (body: Uint8Array) => void, onError: (error: Error) => void): boolean => {
+  if (!smallBody(req)) return false
+  listen(req, onBody, onError)
+  return true
+}
+
+/** A body `readSmallBody` reads: a declared length of 1 byte to 64 KiB, not chunked, not consumed. */
+const smallBody = (req: NodeRequest): boolean => {
   const method = req.method
-  if (method === "GET" || method === "HEAD" || req.headers["transfer-encoding"] !== undefined || consumed(req)) return undefined
+  if (method === "GET" || method === "HEAD" || req.headers["transfer-encoding"] !== undefined || consumed(req)) return false
   const declared = req.headers["content-length"]
-  if (declared === undefined || !/^[0-9]{1,6}$/.test(declared)) return undefined
+  if (declared === undefined || !/^[0-9]{1,6}$/.test(declared)) return false
   const length = Number(declared)
-  if (length === 0 || length > SMALL_BODY) return undefined
-  return new Promise((resolve, reject) => {
-    const chunks: Array<Buffer> = []
-    const onData = (chunk: Buffer) => chunks.push(chunk)
-    const onEnd = () => {
-      cleanup()
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
-    }
-    const onError = (error?: unknown) => {
-      cleanup()
-      reject(error instanceof Error ? error : new Error("the client went away before the end of the request body"))
-    }
-    const onClose = () => onError()
-    const cleanup = () => {
-      req.off("data", onData)
-      req.off("end", onEnd)
-      req.off("error", onError)
-      req.off("close", onClose)
-    }
-    req.on("data", onData)
-    req.on("end", onEnd)
-    req.on("error", onError)
-    req.on("close", onClose)
-  })
+  return length !== 0 && length <= SMALL_BODY
+}
+
+const listen = (req: NodeRequest, onBody: (body: Uint8Array) => void, onFailure: (error: Error) => void) => {
+  const chunks: Array<Buffer> = []
+  const onData = (chunk: Buffer) => chunks.push(chunk)
+  const onEnd = () => {
+    cleanup()
+    onBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
+  }
+  const onError = (error?: unknown) => {
+    cleanup()
+    onFailure(error instanceof Error ? error : new Error("the client went away before the end of the request body"))
+  }
+  const onClose = () => onError()
+  const cleanup = () => {
+    req.off("data", onData)
+    req.off("end", onEnd)
+    req.off("error", onError)
+    req.off("close", onClose)
+  }
+  req.on("data", onData)
+  req.on("end", onEnd)
+  req.on("error", onError)
+  req.on("close", onClose)
 }
 
 /**
@@ -236,7 +292,7 @@ const EMPTY = new Uint8Array(0)
  * `readSmallBody` read (`body`). Undefined when the body must be streamed or was consumed by
  * a host body parser: `toFetchRequest` handles those.
  */
-export const toIncomingRequest = (req: NodeRequest, url: URL, body?: Uint8Array): IncomingRequest | undefined => {
+export const toIncomingRequest = (req: NodeRequest, url: URL | RequestTarget, body?: Uint8Array): IncomingRequest | undefined => {
   const method = (req.method ?? "GET").toUpperCase()
   if (body === undefined && method !== "GET" && method !== "HEAD" && (hasContent(req) || consumed(req))) return undefined
   return nodeIncomingRequest(method, url.href, req.headers, method === "GET" || method === "HEAD" ? EMPTY : body ?? EMPTY, addressOf(req))
@@ -351,15 +407,30 @@ export const acceptTextResponse = (request: Request): void => {
  * A client that went away is not an error: the write stops quietly.
  */
 export const writeFetchResponse = async (response: Response, res: NodeResponse, method = "GET"): Promise<void> => {
+  await writeFetchResponseNow(response, res, method)
+}
+
+/**
+ * `writeFetchResponse`, done before it returns (undefined) for a text answer, which is
+ * written in one go: no promise for what needs none (the middleware's own).
+ */
+export const writeFetchResponseNow = (response: Response, res: NodeResponse, method = "GET"): Promise<void> | undefined => {
+  if (!res.headersSent && !res.destroyed) {
+    const text = (response as { [RESPONSE_TEXT]?: unknown })[RESPONSE_TEXT]
+    if (typeof text === "string" && !response.bodyUsed && method.toUpperCase() !== "HEAD") {
+      writeText(response, text, res)
+      return undefined
+    }
+  }
+  return writeStreamed(response, res, method)
+}
+
+const writeStreamed = async (response: Response, res: NodeResponse, method: string): Promise<void> => {
   if (res.headersSent || res.destroyed) {
     await response.body?.cancel().catch(ignore)
     return
   }
   const text = (response as { [RESPONSE_TEXT]?: unknown })[RESPONSE_TEXT]
-  if (typeof text === "string" && !response.bodyUsed && method.toUpperCase() !== "HEAD") {
-    writeText(response, text, res)
-    return
-  }
   res.statusCode = response.status
   if (response.statusText) res.statusMessage = response.statusText
   for (const [name, value] of response.headers) {

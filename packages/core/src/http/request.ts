@@ -40,7 +40,7 @@ const MAX_PARAM_NAME_LENGTH = 256
 
 const limitsOf = (limits: number | BodyLimits): BodyLimits => (typeof limits === "number" ? { maxBodyBytes: limits } : limits)
 
-const toParams = (search: URLSearchParams, limits: Partial<RequestLimits> = DEFAULT_LIMITS): Effect.Effect<Params, InvalidRequest> => {
+const toParams = (search: Iterable<readonly [string, string]>, limits: Partial<RequestLimits> = DEFAULT_LIMITS): Effect.Effect<Params, InvalidRequest> => {
   const maxParams = limits.maxParams ?? DEFAULT_LIMITS.maxParams
   const maxLength = limits.maxParamLength ?? DEFAULT_LIMITS.maxParamLength
   const params = new Map<string, Array<string>>()
@@ -64,6 +64,43 @@ const toParams = (search: URLSearchParams, limits: Partial<RequestLimits> = DEFA
     else params.set(key, [value])
   }
   return Effect.succeed(params)
+}
+
+/** One name or value of a form: `+` is a space, then percent-decoded; undefined when the decoding is not plain. */
+const formComponent = (s: string): string | undefined => {
+  const spaced = s.includes("+") ? s.replace(/\+/g, " ") : s
+  if (!spaced.includes("%")) return spaced
+  try {
+    return decodeURIComponent(spaced)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The name-value pairs of an `application/x-www-form-urlencoded` body (WHATWG URL §5.1),
+ * in order, exactly as `URLSearchParams` parses them. Every pair whose percent-encoded
+ * bytes are well-formed UTF-8 (every OAuth request) is decoded here, without Node's
+ * character-by-character parser; a body with any other (a stray `%`, bytes that are not
+ * UTF-8, which the standard turns into U+FFFD) goes to `URLSearchParams` whole.
+ */
+export const formPairs = (text: string): Iterable<readonly [string, string]> => {
+  const pairs: Array<readonly [string, string]> = []
+  let start = 0
+  while (start <= text.length) {
+    let end = text.indexOf("&", start)
+    if (end < 0) end = text.length
+    if (end > start) {
+      const eq = text.indexOf("=", start)
+      const split = eq >= 0 && eq < end
+      const name = formComponent(text.slice(start, split ? eq : end))
+      const value = split ? formComponent(text.slice(eq + 1, end)) : ""
+      if (name === undefined || value === undefined) return new URLSearchParams(text)
+      pairs.push([name, value])
+    }
+    start = end + 1
+  }
+  return pairs
 }
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true })
@@ -160,7 +197,7 @@ export const readForm = (request: IncomingRequest, limits: number | BodyLimits):
   const l = limitsOf(limits)
   return mediaType(request) !== "application/x-www-form-urlencoded"
     ? Effect.fail(new InvalidRequest({ description: "the request body must be application/x-www-form-urlencoded" }))
-    : Effect.flatMap(readBody(request, l.maxBodyBytes), (text) => toParams(new URLSearchParams(text), l))
+    : Effect.flatMap(readBody(request, l.maxBodyBytes), (text) => toParams(formPairs(text), l))
 }
 
 /**

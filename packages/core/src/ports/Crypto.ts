@@ -38,11 +38,11 @@ const ascii = new TextDecoder("latin1")
 let scratch = new Uint8Array(512)
 
 /**
- * base64url without padding (RFC 4648 §5). The characters are written as bytes and decoded
- * once: a flat string (no rope of concatenations kept alive by every stored token id), two
- * to four times faster than concatenating them.
+ * base64url without padding (RFC 4648 §5), in JavaScript: the characters are written as
+ * bytes and decoded once, a flat string (no rope of concatenations kept alive by every
+ * stored token id). What runtimes without a native encoder use.
  */
-export const base64url = (bytes: Uint8Array): string => {
+const base64urlJs = (bytes: Uint8Array): string => {
   const n = bytes.length
   const length = Math.ceil((n * 4) / 3)
   if (scratch.length < length) scratch = new Uint8Array(length * 2)
@@ -65,6 +65,32 @@ export const base64url = (bytes: Uint8Array): string => {
   return ascii.decode(out.subarray(0, o))
 }
 
+/** The runtime's `Buffer` (Node.js, Bun), typed here: core has no Node types. */
+interface NativeBuffer {
+  from(buffer: ArrayBufferLike, byteOffset: number, length: number): { toString(encoding: "base64url"): string }
+  from(text: string, encoding: "utf8"): { toString(encoding: "base64url"): string }
+}
+const nativeBuffer = ((): NativeBuffer | undefined => {
+  const candidate = (globalThis as { Buffer?: NativeBuffer }).Buffer
+  try {
+    // the encoding must exist and agree with RFC 4648 §5 (no padding, "-" and "_")
+    return candidate !== undefined && candidate.from("\u00fb\u00ff", "utf8").toString("base64url") === "w7vDvw" &&
+        candidate.from(new Uint8Array([0xfb, 0xff]).buffer, 0, 2).toString("base64url") === "-_8"
+      ? candidate
+      : undefined
+  } catch {
+    return undefined
+  }
+})()
+
+/**
+ * base64url without padding (RFC 4648 §5). Natively where the runtime has Node's `Buffer`
+ * (a JWS payload: about a fifth of the JavaScript encoder's time), else in JavaScript.
+ */
+export const base64url: (bytes: Uint8Array) => string = nativeBuffer === undefined
+  ? base64urlJs
+  : (bytes) => nativeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64url")
+
 /** Bytes of an unpadded base64url string (RFC 4648 §5), or undefined when it is not one. */
 export const base64urlDecode = (value: string): Uint8Array<ArrayBuffer> | undefined => {
   if (!/^[A-Za-z0-9_-]*$/.test(value) || value.length % 4 === 1) return undefined
@@ -79,7 +105,9 @@ export const base64urlDecode = (value: string): Uint8Array<ArrayBuffer> | undefi
 }
 
 /** base64url of the UTF-8 of a string (JWS header and payload segments, RFC 7515 §7.1). */
-export const base64urlString = (value: string): string => base64url(encoder.encode(value))
+export const base64urlString: (value: string) => string = nativeBuffer === undefined
+  ? (value) => base64urlJs(encoder.encode(value))
+  : (value) => nativeBuffer.from(value, "utf8").toString("base64url")
 
 /**
  * Constant-time string comparison: the time taken depends only on the length of `b`
