@@ -14,8 +14,12 @@ import { Crypto } from "../ports/Crypto.js"
 import { type RefreshTokenRecord, RefreshTokenStore } from "../ports/RefreshTokenStore.js"
 import { Keys } from "./keys.js"
 
-/** RFC 7515 §7.1: three base64url segments. Opaque tokens are one base64url string (no dots). */
-const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+/**
+ * The record digest (of `jti:<jti>`) of a verified payload. `verifyOwn` hands out the same
+ * frozen payload for every presentation of a token it remembers, so the digest is computed
+ * once per token, not once per introspection.
+ */
+const recordDigests = new WeakMap<object, string>()
 
 const AT_JWT_TYP: ReadonlyArray<string> = ["at+jwt", "application/at+jwt"]
 
@@ -52,12 +56,20 @@ export const findActiveAccessToken = Effect.fnUntraced(function*(
   const now = yield* Clock.currentTimeMillis
   let digest: string
   let jwt: jose.JWTPayload | undefined
-  if (JWS_COMPACT.test(token)) {
+  // RFC 7515 §7.1: a JWS has dots, an opaque token (one base64url string) none; whether it
+  // is three base64url segments is `verifyOwn`'s to check
+  if (token.includes(".")) {
     const config = yield* GatehouseConfig
     // RFC 9068 §4: typ "at+jwt" (or its media type form); signed by one of our keys
     const payload = yield* (yield* Keys).verifyOwn(token, AT_JWT_TYP)
     if (payload === undefined || !claimsValid(payload, config.issuer, now)) return undefined
-    digest = yield* crypto.digest(`jti:${payload["jti"] as string}`)
+    const known = recordDigests.get(payload)
+    if (known === undefined) {
+      digest = yield* crypto.digest(`jti:${payload["jti"] as string}`)
+      if (Object.isFrozen(payload)) recordDigests.set(payload, digest)
+    } else {
+      digest = known
+    }
     jwt = payload as jose.JWTPayload
   } else {
     digest = yield* crypto.digest(token)
