@@ -27,23 +27,22 @@ const seconds = (ms: number) => Math.floor(ms / 1000)
 
 /** RFC 7662 §2.2 members for an active access token. */
 const accessTokenResponse = (issuer: string, { record, jwt }: ActiveAccessToken): Record<string, unknown> => {
-  const extra = parseExtra(record)
-  return {
-    // extra claims recorded at issuance (auth_time, acr, amr, cnf ...) never override the members below
-    ...extra,
-    active: true,
-    ...(record.scope.length > 0 ? { scope: record.scope.join(" ") } : {}),
-    client_id: record.clientId,
-    // RFC 6749 §7.1 token type
-    token_type: "Bearer",
-    exp: seconds(record.expiresAt),
-    iat: seconds(record.issuedAt),
-    // the same subject as the JWT form (tokens/access_token.ts): the user, else the client
-    sub: record.accountId ?? record.clientId,
-    aud: record.audience.length === 1 ? record.audience[0] : [...record.audience],
-    iss: issuer,
-    ...(typeof jwt?.jti === "string" ? { jti: jwt.jti } : {})
-  }
+  // extra claims recorded at issuance (auth_time, acr, amr, cnf ...) come first and never
+  // override the members below (assigned over them, in this order)
+  const body = parseExtra(record)
+  body["active"] = true
+  if (record.scope.length > 0) body["scope"] = record.scope.join(" ")
+  body["client_id"] = record.clientId
+  // RFC 6749 §7.1 token type
+  body["token_type"] = "Bearer"
+  body["exp"] = seconds(record.expiresAt)
+  body["iat"] = seconds(record.issuedAt)
+  // the same subject as the JWT form (tokens/access_token.ts): the user, else the client
+  body["sub"] = record.accountId ?? record.clientId
+  body["aud"] = record.audience.length === 1 ? record.audience[0] : [...record.audience]
+  body["iss"] = issuer
+  if (typeof jwt?.jti === "string") body["jti"] = jwt.jti
+  return body
 }
 
 /** RFC 7662 §2.2 members for an active refresh token (no `token_type`: it is not an access token type). */

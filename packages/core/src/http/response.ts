@@ -153,14 +153,18 @@ const fieldList = (headers: HeadersInit | undefined): Array<[string, string]> =>
 
 /** A Response with a string body: a `TextResponse` (see above). */
 export const textResponse = (text: string, init: ResponseInit): Response => {
-  const status = init.status ?? 200
-  // what Response's constructor would refuse (Fetch: "init's status is not in the range 200 to 599")
-  if (!Number.isInteger(status) || status < 200 || status > 599) throw new RangeError(`invalid response status ${status}`)
   const list = fieldList(init.headers)
   // what `new Response(string)` would say when the caller did not
   if (!list.some(([name]) => name === "content-type")) list.push(["content-type", "text/plain;charset=UTF-8"])
+  return textResponseOf(text, init.status ?? 200, init.statusText ?? "", list)
+}
+
+/** A `TextResponse` over a header list of its own (lowercase names, a content type among them). */
+const textResponseOf = (text: string, status: number, statusText: string, list: Array<[string, string]>): Response => {
+  // what Response's constructor would refuse (Fetch: "init's status is not in the range 200 to 599")
+  if (!Number.isInteger(status) || status < 200 || status > 599) throw new RangeError(`invalid response status ${status}`)
   const response = Object.create(TextResponse.prototype) as TextResponse
-  response[state] = { text, used: false, status, statusText: init.statusText ?? "", list }
+  response[state] = { text, used: false, status, statusText, list }
   response[RESPONSE_TEXT] = text
   return response
 }
@@ -206,11 +210,21 @@ export const toPlatformResponse = (response: Response): Response => {
   return new Response(st.used ? null : st.text, init)
 }
 
-export const json = (body: unknown, status = 200, headers: Record<string, string> = {}): Response =>
-  textResponse(JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json; charset=utf-8", ...NO_STORE, ...headers }
-  })
+/** The fields of every JSON answer (RFC 6749 §5.1: no-store), as `textResponse` would list them. */
+const JSON_FIELDS: ReadonlyArray<readonly [string, string]> = [
+  ["content-type", "application/json; charset=utf-8"],
+  ["cache-control", NO_STORE["cache-control"]],
+  ["pragma", NO_STORE.pragma]
+]
+
+export const json = (body: unknown, status = 200, headers?: Record<string, string>): Response =>
+  headers === undefined
+    // a fresh list (a response's fields may still be set), of the shared pairs (replaced, never changed)
+    ? textResponseOf(JSON.stringify(body), status, "", JSON_FIELDS.slice() as Array<[string, string]>)
+    : textResponse(JSON.stringify(body), {
+      status,
+      headers: { "content-type": "application/json; charset=utf-8", ...NO_STORE, ...headers }
+    })
 
 /** JSON that may be cached (discovery, JWKS). */
 export const publicJson = (body: unknown, maxAge = 300): Response => publicJsonText(JSON.stringify(body), maxAge)
