@@ -39,29 +39,30 @@ export const AUTH_FAILED = "client authentication failed"
  * failure on the wire; the reason goes to `detail` only.
  */
 export const verifySecret = (
+  crypto: Crypto["Service"],
   client: ClientRecord | undefined,
   secret: string,
   scheme: "Basic" | undefined
-): Effect.Effect<ClientRecord, InvalidClient, Crypto> =>
-  Effect.flatMap(Crypto, (crypto) =>
-    Effect.flatMap(crypto.digest(secret), (presented): Effect.Effect<ClientRecord, InvalidClient> => {
-      // compared whatever the case below, so every failure costs what a wrong secret costs
-      const matches = crypto.equal(presented, client?.secretDigest ?? DUMMY_DIGEST)
-      if (client === undefined) {
-        return Effect.fail(new InvalidClient({ description: AUTH_FAILED, detail: "unknown client", scheme }))
-      }
-      if (client.secretDigest === undefined) {
-        return Effect.fail(new InvalidClient({ description: AUTH_FAILED, detail: "client has no secret", scheme }))
-      }
-      if (!matches) return Effect.fail(new InvalidClient({ description: AUTH_FAILED, detail: "wrong client secret", scheme }))
-      // RFC 7591 §3.2.1: an expired secret no longer authenticates
-      if (client.secretExpiresAt === 0) return Effect.succeed(client)
-      return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        client.secretExpiresAt <= Math.floor(now / 1000)
-          ? Effect.fail(new InvalidClient({ description: "the client secret has expired", scheme }))
-          : Effect.succeed(client))
-    }))
+): Effect.Effect<ClientRecord, InvalidClient> =>
+  // eager: a synchronous digest is a finished effect
+  Effect.flatMapEager(crypto.digest(secret), (presented): Effect.Effect<ClientRecord, InvalidClient> => {
+    // compared whatever the case below, so every failure costs what a wrong secret costs
+    const matches = crypto.equal(presented, client?.secretDigest ?? DUMMY_DIGEST)
+    if (client === undefined) {
+      return Effect.fail(new InvalidClient({ description: AUTH_FAILED, detail: "unknown client", scheme }))
+    }
+    if (client.secretDigest === undefined) {
+      return Effect.fail(new InvalidClient({ description: AUTH_FAILED, detail: "client has no secret", scheme }))
+    }
+    if (!matches) return Effect.fail(new InvalidClient({ description: AUTH_FAILED, detail: "wrong client secret", scheme }))
+    // RFC 7591 §3.2.1: an expired secret no longer authenticates
+    if (client.secretExpiresAt === 0) return Effect.succeed(client)
+    return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      client.secretExpiresAt <= Math.floor(now / 1000)
+        ? Effect.fail(new InvalidClient({ description: "the client secret has expired", scheme }))
+        : Effect.succeed(client))
+  })
 
 /** RFC 6749 §2.3.1: authenticate with the Basic credentials. */
-export const verify = (client: ClientRecord | undefined, credentials: BasicCredentials) =>
-  verifySecret(client, credentials.clientSecret, "Basic")
+export const verify = (crypto: Crypto["Service"], client: ClientRecord | undefined, credentials: BasicCredentials) =>
+  verifySecret(crypto, client, credentials.clientSecret, "Basic")

@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import { InvalidRequest } from "../errors.js"
 import { optionalParam, type Params } from "../http/request.js"
 import type { ClientRecord } from "../ports/ClientStore.js"
+import type { Crypto } from "../ports/Crypto.js"
 import { verifySecret } from "./client_secret_basic.js"
 
 export const METHOD = "client_secret_post" as const
@@ -35,5 +36,5 @@ export const read = Effect.fnUntraced(function*(params: Params) {
 })
 
 /** RFC 6749 §2.3.1: authenticate with the body credentials. */
-export const verify = (client: ClientRecord | undefined, credentials: PostCredentials) =>
-  verifySecret(client, credentials.clientSecret, undefined)
+export const verify = (crypto: Crypto["Service"], client: ClientRecord | undefined, credentials: PostCredentials) =>
+  verifySecret(crypto, client, credentials.clientSecret, undefined)

@@ -5,6 +5,7 @@
  * One file per method, named by its wire id (RFC 7591 §2).
  */
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { Clients } from "../clients.js"
 import { GatehouseConfig, type RateLimitSetting } from "../config.js"
@@ -72,7 +73,8 @@ const present = (
   }
   switch (attempted[0]) {
     case "client_secret_basic":
-      return Effect.flatMap(clientSecretBasic.read(ctx.request), (credentials): Effect.Effect<Presented, InvalidClient | InvalidRequest> => {
+      // eager: parsed credentials are a finished effect, taken without a fiber step
+      return Effect.flatMapEager(clientSecretBasic.read(ctx.request), (credentials): Effect.Effect<Presented, InvalidClient | InvalidRequest> => {
         if (credentials === undefined) {
           return Effect.fail(new InvalidClient({ description: "malformed HTTP Basic credentials", scheme: "Basic" }))
         }
@@ -84,22 +86,22 @@ const present = (
         return Effect.succeed({ method: "client_secret_basic", clientId: credentials.clientId, credentials } satisfies Presented)
       })
     case "client_secret_post":
-      return Effect.map(clientSecretPost.read(ctx.params), (credentials) =>
+      return Effect.mapEager(clientSecretPost.read(ctx.params), (credentials) =>
         ({ method: "client_secret_post", clientId: credentials.clientId, credentials }) satisfies Presented)
     case "private_key_jwt":
-      return Effect.map(privateKeyJwt.read(ctx.params), (credentials) =>
+      return Effect.mapEager(privateKeyJwt.read(ctx.params), (credentials) =>
         ({ method: "private_key_jwt", clientId: credentials.clientId, credentials }) satisfies Presented)
     default:
-      return Effect.map(none.read(ctx.params), ({ clientId }) => ({ method: "none", clientId }) satisfies Presented)
+      return Effect.mapEager(none.read(ctx.params), ({ clientId }) => ({ method: "none", clientId }) satisfies Presented)
   }
 }
 
-const verify = (presented: Presented, client: ClientRecord | undefined, endpoint: string) => {
+const verify = (crypto: Crypto["Service"], presented: Presented, client: ClientRecord | undefined, endpoint: string) => {
   switch (presented.method) {
     case "client_secret_basic":
-      return clientSecretBasic.verify(client, presented.credentials)
+      return clientSecretBasic.verify(crypto, client, presented.credentials)
     case "client_secret_post":
-      return clientSecretPost.verify(client, presented.credentials)
+      return clientSecretPost.verify(crypto, client, presented.credentials)
     case "private_key_jwt":
       return privateKeyJwt.verify(client, presented.credentials, endpoint)
     case "none":
@@ -142,11 +144,12 @@ const limited = Effect.fnUntraced(function*(
   ctx: ClientAuthContext,
   attempted: ReadonlyArray<TokenEndpointAuthMethod>,
   authenticate: (presented: Presented) => Effect.Effect<ClientRecord, ClientAuthError, ClientAuthServices>,
-  failed: (clientId: string | undefined, method: string) => (error: ClientAuthError) => Effect.Effect<void>
+  failed: (clientId: string | undefined, method: string) => (error: ClientAuthError) => Effect.Effect<void>,
+  services: Context.Context<ClientAuthServices>
 ): Effect.fn.Return<ClientRecord, ClientAuthError, ClientAuthServices> {
-  const config = yield* GatehouseConfig
-  const limiter = yield* RateLimiter
-  const crypto = yield* Crypto
+  const config = Context.get(services, GatehouseConfig)
+  const limiter = Context.get(services, RateLimiter)
+  const crypto = Context.get(services, Crypto)
   const setting = config.rateLimit.clientAuth
   const now = yield* Clock.currentTimeMillis
   const address = addressOf(config.rateLimit.clientAddress, ctx.request)
@@ -193,25 +196,28 @@ const refuseIfSpent = (limiter: RateLimiter["Service"], key: string, setting: Ra
 export const authenticateClient = (
   ctx: ClientAuthContext
 ): Effect.Effect<ClientRecord, ClientAuthError, ClientAuthServices> =>
-  Effect.flatMap(Events, (events) => {
+  // the services read once from the request's context (one step, not one per service)
+  Effect.contextWith((services: Context.Context<ClientAuthServices>) => {
+    const events = Context.get(services, Events)
+    const clients = Context.get(services, Clients)
+    const crypto = Context.get(services, Crypto)
     const attempted = methodsAttempted(ctx)
     const failed = (clientId: string | undefined, method: string) => (error: ClientAuthError) =>
       error._tag === "StorageError" ? Effect.void : events.emit({ type: "client_auth.failed", clientId, method })
     const authenticate = (presented: Presented) =>
-      Effect.flatMap(Clients, (clients) => clients.find(presented.clientId)).pipe(
-        Effect.flatMap((client): Effect.Effect<ClientRecord, ClientAuthError, ClientAuthServices> => {
-          if (client !== undefined && client.metadata.token_endpoint_auth_method !== presented.method) {
-            return Effect.fail(new InvalidClient({
-              description: `the client must authenticate with ${client.metadata.token_endpoint_auth_method}, not ${presented.method}`,
-              // RFC 6749 §5.2: the client attempted HTTP auth -> the 401 carries a Basic challenge
-              scheme: presented.method === "client_secret_basic" ? "Basic" : undefined
-            }))
-          }
-          return verify(presented, client, ctx.endpoint)
-        })
-      )
+      // eager: a client already in hand (static clients) is a finished effect
+      Effect.flatMapEager(clients.find(presented.clientId), (client): Effect.Effect<ClientRecord, ClientAuthError, ClientAuthServices> => {
+        if (client !== undefined && client.metadata.token_endpoint_auth_method !== presented.method) {
+          return Effect.fail(new InvalidClient({
+            description: `the client must authenticate with ${client.metadata.token_endpoint_auth_method}, not ${presented.method}`,
+            // RFC 6749 §5.2: the client attempted HTTP auth -> the 401 carries a Basic challenge
+            scheme: presented.method === "client_secret_basic" ? "Basic" : undefined
+          }))
+        }
+        return verify(crypto, presented, client, ctx.endpoint)
+      })
     // credentials presented: they could be guesses, within the failure budget
-    if (attempted.length > 0) return limited(ctx, attempted, authenticate, failed)
+    if (attempted.length > 0) return limited(ctx, attempted, authenticate, failed, services)
     // `none` (RFC 6749 §2.1 public client): no credential to guess, nothing counted. Limiting
     // it would only let anyone lock every user of a public client out.
     return present(ctx, attempted).pipe(

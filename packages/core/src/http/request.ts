@@ -314,7 +314,8 @@ export const optionalParam = (params: Params, name: string): Effect.Effect<strin
 }
 
 export const requiredParam = (params: Params, name: string): Effect.Effect<string, InvalidRequest> =>
-  Effect.flatMap(optionalParam(params, name), (value) =>
+  // eager: `optionalParam` answers with a finished effect
+  Effect.flatMapEager(optionalParam(params, name), (value) =>
     value === undefined
       ? Effect.fail(new InvalidRequest({ description: `parameter "${name}" is required` }))
       : Effect.succeed(value))

@@ -337,7 +337,9 @@ export const makeNodeCrypto = (
   }
   const service: CryptoService = {
     randomToken: (bytes = 32) => Effect.sync(() => base64url(random(bytes))),
-    digest: (value) => Effect.sync(() => digest(value)),
+    // a pure function of its argument, computed when asked for: a finished effect (an `Exit`),
+    // which a generator's `yield*` and `Effect.flatMapEager` take without a fiber step
+    digest: (value) => Effect.succeed(digest(value)),
     sha256: (value) => Effect.sync(() => sha256(value)),
     equal: timingSafeEqual,
     sign: options.signatures === "inline"

@@ -35,7 +35,8 @@ export const limitKeyWith = (crypto: Crypto["Service"], surface: Surface, kind: 
   let cache = keyCaches.get(crypto)
   const known = cache?.get(input)
   if (known !== undefined) return Effect.succeed(known)
-  return Effect.map(crypto.digest(input), (key) => {
+  // eager: a synchronous digest is a finished effect
+  return Effect.mapEager(crypto.digest(input), (key) => {
     if (cache === undefined) keyCaches.set(crypto, cache = new Map())
     if (cache.size >= KEY_CACHE_SIZE) cache.delete(cache.keys().next().value!)
     cache.set(input, key)
