@@ -110,9 +110,9 @@ export const requestUrl = (req: NodeRequest, options: ToFetchRequestOptions = {}
 
 /**
  * A request target whose absolute URL is `origin + target` exactly as the URL parser would
- * serialize it (WHATWG URL §4.4): after its leading `/`, an absolute path and query of characters that neither the
- * path nor the special-query percent-encode set holds, no `%` in the path (no encoded dot
- * segment), no `\\`, no empty segment, no `.` or `..` segment (nothing to remove).
+ * serialize it (WHATWG URL §4.4): a path from `/` and a query, of characters that neither the
+ * path nor the special-query percent-encode set holds; no `%` in the path (no encoded dot
+ * segment), no backslash, no empty segment, no `.` or `..` segment (nothing to remove).
  */
 const PLAIN_TARGET = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,;=:@]+)*\/?(?:\?[A-Za-z0-9\-._~!$&()*+,;=:@/?%]*)?$/
 const DOT_SEGMENT = /\/\.\.?(?:[/?]|$)/
