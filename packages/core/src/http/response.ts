@@ -215,11 +215,11 @@ const JSON_FIELDS: ReadonlyArray<readonly [string, string]> = [
   ["content-type", "application/json; charset=utf-8"],
   ["cache-control", NO_STORE["cache-control"]],
   ["pragma", NO_STORE.pragma]
-]
+].map((pair) => Object.freeze(pair as [string, string]))
 
 export const json = (body: unknown, status = 200, headers?: Record<string, string>): Response =>
   headers === undefined
-    // a fresh list (a response's fields may still be set), of the shared pairs (replaced, never changed)
+    // a fresh list (a response's fields may still be set), of the shared pairs (frozen: replaced, never changed)
     ? textResponseOf(JSON.stringify(body), status, "", JSON_FIELDS.slice() as Array<[string, string]>)
     : textResponse(JSON.stringify(body), {
       status,
