@@ -2,6 +2,7 @@
  * The client credentials grant (RFC 6749 §4.4): a confidential client asks for a token for
  * itself, no user involved. No refresh token (§4.4.3) and no OpenID Connect user scopes.
  */
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { GatehouseConfig, OIDC_SCOPES } from "../config.js"
 import { InvalidScope, UnauthorizedClient } from "../errors.js"
@@ -17,7 +18,9 @@ export const GRANT_TYPE = "client_credentials"
 const USER_SCOPES: ReadonlySet<string> = new Set(OIDC_SCOPES)
 
 const handle = Effect.fnUntraced(function*({ client, params }: GrantContext) {
-  const config = yield* GatehouseConfig
+  // the services in one read of the fiber's context (one step, not one per service)
+  const services = yield* Effect.context<GatehouseConfig | Crypto | Events>()
+  const config = Context.get(services, GatehouseConfig)
   // RFC 6749 §4.4: "MUST only be used by confidential clients"
   if (client.metadata.token_endpoint_auth_method === "none") {
     return yield* new UnauthorizedClient({ description: "the client_credentials grant is for confidential clients only" })
@@ -38,9 +41,9 @@ const handle = Effect.fnUntraced(function*({ client, params }: GrantContext) {
   // RFC 8707 §2: the audience from `resource`, else the default
   const audience = yield* resolveAudience(config, params.get("resource") ?? [])
   // every issuance is its own grant: revoking one token's grant touches nothing else
-  const grantId = yield* (yield* Crypto).randomToken(16)
+  const grantId = yield* Context.get(services, Crypto).randomToken(16)
   const access = yield* issueAccessToken({ grantId, client, scope, audience })
-  yield* (yield* Events).emit({ type: "token.issued", grantType: GRANT_TYPE, clientId: client.clientId, grantId, scope })
+  yield* Context.get(services, Events).emit({ type: "token.issued", grantType: GRANT_TYPE, clientId: client.clientId, grantId, scope })
   // RFC 6749 §4.4.3: "A refresh token SHOULD NOT be included"
   return {
     access_token: access.token,

@@ -4,6 +4,7 @@
  * family; presenting a consumed token again revokes the whole family and its access tokens.
  */
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { GatehouseConfig } from "../config.js"
 import { InvalidGrant, InvalidScope, InvalidTarget } from "../errors.js"
@@ -25,9 +26,11 @@ const invalidToken = (detail: string) =>
   new InvalidGrant({ description: "the refresh token is invalid, expired or revoked", detail })
 
 const handle = Effect.fnUntraced(function*({ client, params }: GrantContext) {
-  const config = yield* GatehouseConfig
-  const crypto = yield* Crypto
-  const store = yield* RefreshTokenStore
+  // the services in one read of the fiber's context (one step, not one per service)
+  const services = yield* Effect.context<GatehouseConfig | Crypto | RefreshTokenStore>()
+  const config = Context.get(services, GatehouseConfig)
+  const crypto = Context.get(services, Crypto)
+  const store = Context.get(services, RefreshTokenStore)
   const value = yield* requiredParam(params, "refresh_token")
   const scopeParam = yield* optionalParam(params, "scope")
   const digest = yield* crypto.digest(value)

@@ -3,6 +3,7 @@
  * `id_token_signed_response_alg` (default RS256, OIDC Registration §2).
  */
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { GatehouseConfig, type SigningAlg } from "../config.js"
 import { InvalidClientMetadata } from "../errors.js"
@@ -45,10 +46,11 @@ export const idTokenAlg = (client: ClientRecord): SigningAlg =>
   (client.metadata.id_token_signed_response_alg ?? "RS256") as SigningAlg
 
 export const issueIdToken = Effect.fnUntraced(function*(input: IssueIdTokenInput) {
-  const config = yield* GatehouseConfig
-  const keys = yield* Keys
-  const accounts = yield* Accounts
-  yield* Crypto
+  // the services in one read of the fiber's context (one step, not one per service)
+  const services = yield* Effect.context<GatehouseConfig | Keys | Accounts | Crypto>()
+  const config = Context.get(services, GatehouseConfig)
+  const keys = Context.get(services, Keys)
+  const accounts = Context.get(services, Accounts)
   const alg = idTokenAlg(input.client)
   if (!config.idTokenAlgs.includes(alg)) {
     return yield* new InvalidClientMetadata({ description: `id_token_signed_response_alg ${alg} is not supported` })

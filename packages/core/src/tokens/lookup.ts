@@ -5,6 +5,7 @@
  * tokens/access_token.ts); refresh tokens by digest of the value.
  */
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as jose from "jose"
 import { GatehouseConfig } from "../config.js"
@@ -52,16 +53,18 @@ export interface ActiveAccessToken {
 export const findActiveAccessToken = Effect.fnUntraced(function*(
   token: string
 ): Effect.fn.Return<ActiveAccessToken | undefined, StorageError | ServerError, GatehouseConfig | Crypto | Keys | AccessTokenStore> {
-  const crypto = yield* Crypto
+  // the services in one read of the fiber's context (one step, not one per service)
+  const services = yield* Effect.context<GatehouseConfig | Crypto | Keys | AccessTokenStore>()
+  const crypto = Context.get(services, Crypto)
   const now = yield* Clock.currentTimeMillis
   let digest: string
   let jwt: jose.JWTPayload | undefined
   // RFC 7515 §7.1: a JWS has dots, an opaque token (one base64url string) none; whether it
   // is three base64url segments is `verifyOwn`'s to check
   if (token.includes(".")) {
-    const config = yield* GatehouseConfig
+    const config = Context.get(services, GatehouseConfig)
     // RFC 9068 §4: typ "at+jwt" (or its media type form); signed by one of our keys
-    const payload = yield* (yield* Keys).verifyOwn(token, AT_JWT_TYP)
+    const payload = yield* Context.get(services, Keys).verifyOwn(token, AT_JWT_TYP)
     if (payload === undefined || !claimsValid(payload, config.issuer, now)) return undefined
     const known = recordDigests.get(payload)
     if (known === undefined) {
@@ -74,7 +77,7 @@ export const findActiveAccessToken = Effect.fnUntraced(function*(
   } else {
     digest = yield* crypto.digest(token)
   }
-  const record = yield* (yield* AccessTokenStore).find(digest)
+  const record = yield* Context.get(services, AccessTokenStore).find(digest)
   if (record === undefined || record.format !== (jwt ? "jwt" : "opaque")) return undefined
   if (record.revokedAt !== undefined || record.expiresAt <= now) return undefined
   // a JWT whose claims disagree with its record is not ours to honour
