@@ -10,6 +10,7 @@ import {
   type NodeRequest,
   type NodeResponse,
   readSmallBodyThen,
+  type RequestTarget,
   requestTarget,
   serializedOrigin,
   toFetchRequest,
@@ -79,7 +80,7 @@ export const fetchMiddleware = (app: FetchApp, options: FetchMiddlewareOptions =
   // a fixed origin: plain request targets need no URL parsing (translate.ts `requestTarget`)
   const origin = options.origin !== undefined && !options.trustProxy ? serializedOrigin(options.origin) : undefined
   return function gatehouse(req, res, next) {
-    let url: { readonly href: string; readonly pathname: string }
+    let url: RequestTarget
     try {
       url = requestTarget(req, options, origin)
     } catch {

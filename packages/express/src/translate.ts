@@ -415,22 +415,17 @@ export const writeFetchResponse = async (response: Response, res: NodeResponse, 
  * written in one go: no promise for what needs none (the middleware's own).
  */
 export const writeFetchResponseNow = (response: Response, res: NodeResponse, method = "GET"): Promise<void> | undefined => {
-  if (!res.headersSent && !res.destroyed) {
-    const text = (response as { [RESPONSE_TEXT]?: unknown })[RESPONSE_TEXT]
-    if (typeof text === "string" && !response.bodyUsed && method.toUpperCase() !== "HEAD") {
-      writeText(response, text, res)
-      return undefined
-    }
+  const text = (response as { [RESPONSE_TEXT]?: unknown })[RESPONSE_TEXT]
+  if (res.headersSent || res.destroyed) return response.body?.cancel().catch(ignore)
+  if (typeof text === "string" && !response.bodyUsed && method.toUpperCase() !== "HEAD") {
+    writeText(response, text, res)
+    return undefined
   }
-  return writeStreamed(response, res, method)
+  return writeStreamed(response, res, method, text)
 }
 
-const writeStreamed = async (response: Response, res: NodeResponse, method: string): Promise<void> => {
-  if (res.headersSent || res.destroyed) {
-    await response.body?.cancel().catch(ignore)
-    return
-  }
-  const text = (response as { [RESPONSE_TEXT]?: unknown })[RESPONSE_TEXT]
+/** Everything but a text answer written in one go: headers one by one, then the body streamed. */
+const writeStreamed = async (response: Response, res: NodeResponse, method: string, text: unknown): Promise<void> => {
   res.statusCode = response.status
   if (response.statusText) res.statusMessage = response.statusText
   for (const [name, value] of response.headers) {

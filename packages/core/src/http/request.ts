@@ -66,7 +66,10 @@ const toParams = (search: Iterable<readonly [string, string]>, limits: Partial<R
   return Effect.succeed(params)
 }
 
-/** One name or value of a form: `+` is a space, then percent-decoded; undefined when the decoding is not plain. */
+/**
+ * One name or value of a form (and, RFC 6749 Appendix B, of a Basic credential): `+` is a
+ * space, then percent-decoded; undefined when the decoding is not plain.
+ */
 const formComponent = (s: string): string | undefined => {
   const spaced = s.includes("+") ? s.replace(/\+/g, " ") : s
   if (!spaced.includes("%")) return spaced
@@ -367,14 +370,9 @@ export const parseBasicAuth = (request: IncomingRequest): Effect.Effect<BasicCre
   }
   const colon = decoded.indexOf(":")
   if (colon < 0) return bad()
-  let clientId: string
-  let clientSecret: string
-  try {
-    clientId = formDecode(decoded.slice(0, colon))
-    clientSecret = formDecode(decoded.slice(colon + 1))
-  } catch {
-    return bad()
-  }
+  const clientId = formComponent(decoded.slice(0, colon))
+  const clientSecret = formComponent(decoded.slice(colon + 1))
+  if (clientId === undefined || clientSecret === undefined) return bad()
   // RFC 6749 Appendix A.1, A.2: client_id and client_secret are VSCHAR, never U+0000
   if (clientId.includes("\0") || clientSecret.includes("\0")) return bad()
   return Effect.succeed({ clientId, clientSecret })
@@ -395,9 +393,6 @@ const latin1ToUtf8 = (binary: string): string => {
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
   return strictUtf8.decode(bytes)
 }
-
-/** RFC 6749 Appendix B: application/x-www-form-urlencoded decoding of one Basic credential. */
-const formDecode = (s: string) => decodeURIComponent(s.includes("+") ? s.replace(/\+/g, " ") : s)
 
 /** RFC 6750 §2.1: the Bearer token from the Authorization header. */
 export const bearerToken = (request: IncomingRequest): string | undefined => {
