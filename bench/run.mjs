@@ -10,13 +10,15 @@
  *            --profile (write --cpu-prof profiles of the Gatehouse servers to bench/.profiles)
  *            --no-equal-work (skip the memory comparison at equal work that follows the runs)
  *            --json=FILE (raw results)
+ *            --threads (after each run: CPU µs per request of each server thread, user + kernel,
+ *            and of the load generator: which thread is the bottleneck)
  *            --before=<checkout> [--before-label=TEXT] (that checkout's Gatehouse on memory storage,
  *            alternated with the others: a before/after in one run)
  *
  * Postgres: GATEHOUSE_BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/test (a scratch
  * database is created and dropped). Needs the packages built (`tsc -b`, which `pnpm bench` runs).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { loadavg, cpus, tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -238,6 +240,25 @@ const once = async (scenario, target, state, seconds, measure = (load) => load()
   }
 }
 
+/** `--threads`: each server thread's CPU µs per request (user + kernel) and its share of the run, busiest first. */
+const logThreads = (target, measured, generator, machine) => {
+  const n = Math.max(1, measured.requests)
+  const seconds = measured.requests / Math.max(1, measured.rps)
+  const busy = (us) => `${Math.round((100 * us) / 1e6 / seconds)}%`
+  const parts = target.threadsUsed()
+    .filter((t) => t.user + t.system > 0)
+    .sort((a, b) => b.user + b.system - (a.user + a.system))
+    .map((t) => `${t.tid === target.pid ? "event loop" : `${t.name} ${t.tid}`} ${((t.user + t.system) / n).toFixed(1)} (${(t.system / n).toFixed(1)} kernel, ${busy(t.user + t.system)} busy, ${busy(t.waited)} waiting for a CPU)`)
+  log(`  threads, µs/req: ${parts.join("; ")}; load generator ${((generator.user + generator.system) / n).toFixed(1)} (${busy(generator.user + generator.system)})`)
+  // the whole machine over the run, as shares of all its CPUs' time (/proc/stat)
+  const all = machine.reduce((a, b) => a + b, 0) || 1
+  const share = (i) => `${Math.round((100 * machine[i]) / all)}%`
+  log(`  machine: user ${share(0)}, nice ${share(1)}, system ${share(2)}, idle ${share(3)}, iowait ${share(4)}, irq ${share(5)}, softirq ${share(6)}, steal ${share(7)}`)
+}
+
+/** The first line of /proc/stat: CPU time of all CPUs by state (user, nice, system, idle, iowait, irq, softirq, steal). */
+const machineCpu = () => readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1, 9).map(Number)
+
 for (const scenario of SCENARIOS) {
   const names = selectedTargets.filter((n) =>
     (TARGETS[n].kind !== "bare" || scenario.withBare) && !(scenario.peerFrom && n === PEER))
@@ -254,8 +275,13 @@ for (const scenario of SCENARIOS) {
       // minting / token set-up happens before the load starts (inside `once`, outside `measure`)
       const out = await once(scenario, target, states[name], duration, async (load) => {
         target.startLoad()
+        const generatorStart = process.cpuUsage()
+        const machineStart = flag("threads") ? machineCpu() : undefined
         const measured = await load()
+        const generator = process.cpuUsage(generatorStart)
+        const machine = machineStart === undefined ? undefined : machineCpu().map((v, i) => v - machineStart[i])
         target.stopLoad()
+        if (flag("threads")) logThreads(target, measured, generator, machine)
         // server CPU per request: robust when other processes share the machine
         measured.cpuPerRequest = target.cpuUsed() / Math.max(1, measured.requests)
         return measured

@@ -3,7 +3,7 @@
  * listens, send it commands, sample its resident set size, stop it.
  */
 import { fork } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url))
@@ -30,6 +30,30 @@ export const cpuOf = (pid) => {
     return undefined
   }
 }
+/**
+ * CPU time (user + system, µs) of each thread of a process, from /proc/<pid>/task (Linux):
+ * `[{ tid, name, cpu }]`, names as the kernel keeps them ("node" for the event loop and for
+ * worker threads, "V8 DefaultWorke" for V8's helpers, "libuv-worker" for the threadpool).
+ */
+export const threadCpuOf = (pid) => {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")
+        const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+        // schedstat: ns on a CPU, ns waiting on a run queue (runnable but not running), timeslices
+        const waited = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[1]) / 1000
+        return [{ tid: Number(tid), name, user: (Number(fields[11]) * 1e6) / CLOCK_TICKS, system: (Number(fields[12]) * 1e6) / CLOCK_TICKS, waited }]
+      } catch {
+        return []
+      }
+    })
+  } catch {
+    return []
+  }
+}
+
 /** USER_HZ: 100 on every Linux this runs on */
 const CLOCK_TICKS = 100
 
@@ -77,6 +101,8 @@ export const startTarget = async (name, script, args = [], { execArgv = [], env 
   let timer
   let cpuStart
   let cpuUsed = 0
+  let threadsStart = []
+  let threadsUsed = []
   const sample = () => {
     const rss = rssOf(pid)
     if (rss !== undefined && rss > peak) peak = rss
@@ -88,6 +114,7 @@ export const startTarget = async (name, script, args = [], { execArgv = [], env 
     call,
     startLoad: () => {
       cpuStart = cpuOf(pid)
+      threadsStart = threadCpuOf(pid)
       sample()
       timer = setInterval(sample, 100)
       timer.unref()
@@ -97,7 +124,17 @@ export const startTarget = async (name, script, args = [], { execArgv = [], env 
       sample()
       const end = cpuOf(pid)
       cpuUsed = cpuStart === undefined || end === undefined ? NaN : end - cpuStart
+      const before = new Map(threadsStart.map((t) => [t.tid, t]))
+      threadsUsed = threadCpuOf(pid).map((t) => ({
+        tid: t.tid,
+        name: t.name,
+        user: t.user - (before.get(t.tid)?.user ?? 0),
+        system: t.system - (before.get(t.tid)?.system ?? 0),
+        waited: t.waited - (before.get(t.tid)?.waited ?? 0)
+      }))
     },
+    /** CPU µs each thread used during the last startLoad() .. stopLoad(): `[{ tid, name, user, system, waited }]` (waited: µs runnable but waiting for a CPU) */
+    threadsUsed: () => threadsUsed,
     /** CPU µs the server used during the last startLoad() .. stopLoad() */
     cpuUsed: () => cpuUsed,
     peakRss: () => peak,
