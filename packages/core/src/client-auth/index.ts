@@ -4,7 +4,6 @@
  * uses, check it is the client's registered `token_endpoint_auth_method`, verify it.
  * One file per method, named by its wire id (RFC 7591 §2).
  */
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { Clients } from "../clients.js"
@@ -23,6 +22,7 @@ import * as clientSecretPost from "./client_secret_post.js"
 import * as none from "./none.js"
 import * as privateKeyJwt from "./private_key_jwt.js"
 import type { IncomingRequest } from "../http/incoming.js"
+import { millisIn } from "../time.js"
 
 export { ASSERTION_ALGS, JWT_BEARER, MAX_ASSERTION_LIFETIME_S } from "./private_key_jwt.js"
 
@@ -151,7 +151,7 @@ const limited = Effect.fnUntraced(function*(
   const limiter = Context.get(services, RateLimiter)
   const crypto = Context.get(services, Crypto)
   const setting = config.rateLimit.clientAuth
-  const now = yield* Clock.currentTimeMillis
+  const now = millisIn(services)
   const address = addressOf(config.rateLimit.clientAddress, ctx.request)
   const addressKey = address === undefined ? undefined : yield* RateLimit.limitKeyWith(crypto, "client_auth", "address", address)
   const addressKeys = addressKey === undefined ? NO_KEYS : [addressKey]

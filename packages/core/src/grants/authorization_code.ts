@@ -2,7 +2,7 @@
  * The authorization code grant, token request (RFC 6749 §4.1.3) with PKCE (RFC 7636 §4.5,
  * §4.6) and OpenID Connect ID tokens (OIDC Core §3.1.3).
  */
-import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { InvalidGrant, InvalidRequest } from "../errors.js"
 import { optionalParam, requiredParam } from "../http/request.js"
@@ -10,6 +10,7 @@ import { matchRedirectUri } from "../endpoints/authorize.js"
 import { AuthorizationCodeStore } from "../ports/AuthorizationCodeStore.js"
 import { base64url, Crypto } from "../ports/Crypto.js"
 import { Events } from "../ports/Events.js"
+import { millisIn } from "../time.js"
 import { parseClaimsRequest } from "../tokens/claims.js"
 import { issueGrantTokens } from "../tokens/grant_tokens.js"
 import { revokeGrant } from "../tokens/revoke_grant.js"
@@ -23,8 +24,10 @@ const invalidCode = new InvalidGrant({ description: "the authorization code is i
 
 
 const handle = Effect.fnUntraced(function*({ client, params }: GrantContext) {
-  const crypto = yield* Crypto
-  const now = yield* Clock.currentTimeMillis
+  // the services in one read of the fiber's context (one step, not one per service)
+  const services = yield* Effect.context<Crypto | AuthorizationCodeStore>()
+  const crypto = Context.get(services, Crypto)
+  const now = millisIn(services)
   const code = yield* requiredParam(params, "code")
   const redirectUri = yield* optionalParam(params, "redirect_uri")
   const verifier = yield* optionalParam(params, "code_verifier")
@@ -32,7 +35,7 @@ const handle = Effect.fnUntraced(function*({ client, params }: GrantContext) {
     return yield* new InvalidRequest({ description: "code_verifier must be 43-128 characters of [A-Z a-z 0-9 - . _ ~] (RFC 7636 §4.1)" })
   }
   // Single use, atomically (exactly one concurrent redemption wins)
-  const result = yield* (yield* AuthorizationCodeStore).consume(yield* crypto.digest(code), now)
+  const result = yield* Context.get(services, AuthorizationCodeStore).consume(yield* crypto.digest(code), now)
   if (result._tag === "NotFound") return yield* invalidCode
   const record = result.record
   if (result._tag === "AlreadyConsumed") {

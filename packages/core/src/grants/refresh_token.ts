@@ -3,7 +3,6 @@
  * §4.14.2): every use consumes the presented token and issues its successor in the same
  * family; presenting a consumed token again revokes the whole family and its access tokens.
  */
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { GatehouseConfig } from "../config.js"
@@ -13,6 +12,7 @@ import { Accounts } from "../ports/Accounts.js"
 import { Crypto } from "../ports/Crypto.js"
 import { Events } from "../ports/Events.js"
 import { type RefreshTokenRecord, RefreshTokenStore } from "../ports/RefreshTokenStore.js"
+import { millisIn } from "../time.js"
 import { issueAccessToken, resolveAudience } from "../tokens/access_token.js"
 import { issueIdToken } from "../tokens/id_token.js"
 import { mintRefreshToken } from "../tokens/refresh_token.js"
@@ -76,7 +76,7 @@ const handle = Effect.fnUntraced(function*({ client, params }: GrantContext) {
     amr: found.amr,
     sessionId: found.sessionId
   })
-  const now = yield* Clock.currentTimeMillis
+  const now = millisIn(services)
   const result = yield* store.rotate(digest, now, (previous): RefreshTokenRecord => ({
     tokenDigest: minted.record.tokenDigest,
     issuedAt: minted.record.issuedAt,

@@ -3,7 +3,6 @@
  * server default, the client and the requested resource (RFC 8707). Either way a record
  * keyed by digest (of the value, or of the `jti`) backs introspection and revocation.
  */
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { GatehouseConfig, type ResolvedConfig } from "../config.js"
@@ -11,6 +10,7 @@ import { InvalidTarget } from "../errors.js"
 import { type AccessTokenRecord, AccessTokenStore } from "../ports/AccessTokenStore.js"
 import type { ClientRecord } from "../ports/ClientStore.js"
 import { Crypto } from "../ports/Crypto.js"
+import { millisIn } from "../time.js"
 import { Keys } from "./keys.js"
 
 /**
@@ -68,7 +68,7 @@ export const issueAccessToken = Effect.fnUntraced(function*(input: IssueAccessTo
   const config = Context.get(services, GatehouseConfig)
   const crypto = Context.get(services, Crypto)
   const store = Context.get(services, AccessTokenStore)
-  const now = yield* Clock.currentTimeMillis
+  const now = millisIn(services)
   const iat = Math.floor(now / 1000)
   const expiresIn = config.ttl.accessToken
   const format = accessTokenFormat(config, input.client, input.audience)

@@ -2,7 +2,6 @@
  * ID tokens (OIDC Core §2, §3.1.3.6). Signed with the client's
  * `id_token_signed_response_alg` (default RS256, OIDC Registration §2).
  */
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { GatehouseConfig, type SigningAlg } from "../config.js"
@@ -10,6 +9,7 @@ import { InvalidClientMetadata } from "../errors.js"
 import { Accounts, type Claims } from "../ports/Accounts.js"
 import type { ClientRecord } from "../ports/ClientStore.js"
 import { base64url, Crypto } from "../ports/Crypto.js"
+import { millisIn } from "../time.js"
 import { claimsFor, type ClaimsRequest } from "./claims.js"
 import { Keys } from "./keys.js"
 
@@ -55,7 +55,7 @@ export const issueIdToken = Effect.fnUntraced(function*(input: IssueIdTokenInput
   if (!config.idTokenAlgs.includes(alg)) {
     return yield* new InvalidClientMetadata({ description: `id_token_signed_response_alg ${alg} is not supported` })
   }
-  const now = yield* Clock.currentTimeMillis
+  const now = millisIn(services)
   const iat = Math.floor(now / 1000)
   // OIDC Core §5.5: claims explicitly requested for the ID token (scope claims go to userinfo, §5.4)
   const account = input.account ?? (yield* accounts.claims(input.accountId))

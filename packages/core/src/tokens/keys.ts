@@ -9,7 +9,6 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Ref from "effect/Ref"
 import * as jose from "jose"
 import { GatehouseConfig, type SigningAlg } from "../config.js"
 import { ServerError, type StorageError } from "../errors.js"
@@ -188,13 +187,24 @@ export class Keys extends Context.Service<Keys, {
         )
         records = yield* store.initialize(initial)
       }
-      const state = yield* Ref.make(yield* load(records, now))
+      // the key set in use: replaced whole by a reload or a rotation (one synchronous
+      // assignment; readers see the old set or the new one)
+      let state = yield* load(records, now)
 
       const reload = (t: number) =>
-        Effect.flatMap(store.list(), (records) => load(records, t)).pipe(Effect.tap((reloaded) => Ref.set(state, reloaded)))
-      const freshAt = (t: number) =>
-        Effect.flatMap(Ref.get(state), (loaded) => (t - loaded.loadedAt < RELOAD_AFTER_MS ? Effect.succeed(loaded) : reload(t)))
-      const fresh = Effect.flatMap(Clock.currentTimeMillis, freshAt)
+        Effect.map(Effect.flatMap(store.list(), (records) => load(records, t)), (reloaded) => (state = reloaded))
+      /**
+       * `use` with the key set, re-read from the store when older than RELOAD_AFTER_MS (a
+       * rotation by another process), and the time: the fiber's clock read and the age checked
+       * in one fiber step (this runs once or twice per token request).
+       */
+      const withFresh = <A, E, R>(use: (loaded: Loaded, t: number) => Effect.Effect<A, E, R>) =>
+        Effect.withFiber((fiber) => {
+          const t = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+          const loaded = state
+          return t - loaded.loadedAt < RELOAD_AFTER_MS ? use(loaded, t) : Effect.flatMap(reload(t), (reloaded) => use(reloaded, t))
+        })
+      const fresh = withFresh((loaded) => Effect.succeed(loaded))
 
       // the encoded protected header per (alg, typ, kid): the same string for every token
       const headers = new Map<string, string>()
@@ -212,7 +222,7 @@ export class Keys extends Context.Service<Keys, {
 
       // RFC 7515 §5.1 / §7.1: BASE64URL(header) "." BASE64URL(payload) "." BASE64URL(signature)
       const sign = (payload: jose.JWTPayload, options: { readonly alg: SigningAlg; readonly typ: string }) =>
-        Effect.flatMap(fresh, (loaded) => {
+        withFresh((loaded) => {
           const signer = loaded.current.get(options.alg)
           if (!signer) return Effect.fail(new ServerError({ detail: `no current signing key for ${options.alg}` }))
           const input = `${encodedHeader(options.alg, options.typ, signer.kid)}.${base64urlString(JSON.stringify(payload))}`
@@ -228,41 +238,40 @@ export class Keys extends Context.Service<Keys, {
       })
 
       const verifyOwn = (jws: string, typ: ReadonlyArray<string>) =>
-        Effect.flatMap(Clock.currentTimeMillis, (t) =>
-          Effect.flatMap(freshAt(t), (loaded) =>
-            Effect.flatMap(crypto.digest(jws), (digest) => {
-              // verified before under this key set, not yet expired: the same answer without
-              // the signature check (an ES256 verification is the dearest step of introspection)
-              const hit = loaded.verified.get(digest, t)
-              if (hit !== undefined) return Effect.succeed(typ.includes(hit.typ as string) ? hit.payload : undefined)
-              const parts = jws.split(".")
-              if (parts.length !== 3) return Effect.succeed(undefined)
-              const header = jsonObject(parts[0]!)
-              if (header === undefined || header["crit"] !== undefined || typeof header["kid"] !== "string") return Effect.succeed(undefined)
-              if (!typ.includes(header["typ"] as string)) return Effect.succeed(undefined)
-              const entry = loaded.publicKeys.get(header["kid"])
-              const signature = base64urlDecode(parts[2]!)
-              if (entry === undefined || entry.alg !== header["alg"] || signature === undefined) return Effect.succeed(undefined)
-              return Effect.map(
-                crypto.verify(entry.alg, entry.key, encoder.encode(`${parts[0]}.${parts[1]}`), signature),
-                (valid) => {
-                  const payload = valid ? jsonObject(parts[1]!) : undefined
-                  if (payload === undefined) return undefined
-                  const exp = payload["exp"]
-                  // RFC 7519 §4.1.4: remembered until `exp` only; a token without one is checked every time
-                  if (typeof exp !== "number" || !Number.isFinite(exp)) return payload
-                  const frozen = frozenPayload(payload)
-                  if (exp * 1000 > t) loaded.verified.set(digest, { typ: header["typ"], payload: frozen, expiresAt: exp * 1000 })
-                  return frozen
-                }
-              )
-            })))
+        withFresh((loaded, t) =>
+          Effect.flatMapEager(crypto.digest(jws), (digest) => {
+            // verified before under this key set, not yet expired: the same answer without
+            // the signature check (an ES256 verification is the dearest step of introspection)
+            const hit = loaded.verified.get(digest, t)
+            if (hit !== undefined) return Effect.succeed(typ.includes(hit.typ as string) ? hit.payload : undefined)
+            const parts = jws.split(".")
+            if (parts.length !== 3) return Effect.succeed(undefined)
+            const header = jsonObject(parts[0]!)
+            if (header === undefined || header["crit"] !== undefined || typeof header["kid"] !== "string") return Effect.succeed(undefined)
+            if (!typ.includes(header["typ"] as string)) return Effect.succeed(undefined)
+            const entry = loaded.publicKeys.get(header["kid"])
+            const signature = base64urlDecode(parts[2]!)
+            if (entry === undefined || entry.alg !== header["alg"] || signature === undefined) return Effect.succeed(undefined)
+            return Effect.map(
+              crypto.verify(entry.alg, entry.key, encoder.encode(`${parts[0]}.${parts[1]}`), signature),
+              (valid) => {
+                const payload = valid ? jsonObject(parts[1]!) : undefined
+                if (payload === undefined) return undefined
+                const exp = payload["exp"]
+                // RFC 7519 §4.1.4: remembered until `exp` only; a token without one is checked every time
+                if (typeof exp !== "number" || !Number.isFinite(exp)) return payload
+                const frozen = frozenPayload(payload)
+                if (exp * 1000 > t) loaded.verified.set(digest, { typ: header["typ"], payload: frozen, expiresAt: exp * 1000 })
+                return frozen
+              }
+            )
+          }))
 
       const rotate = Effect.fnUntraced(function*(alg: SigningAlg) {
         const t = yield* Clock.currentTimeMillis
         const next = yield* generateKeyRecord(alg, "next", t)
         const updated = yield* store.rotate(alg, next, t)
-        yield* Ref.set(state, yield* load(updated, t))
+        state = yield* load(updated, t)
       })
 
       return Keys.of({

@@ -13,6 +13,7 @@ import type { ServerError, StorageError } from "../errors.js"
 import { type AccessTokenRecord, AccessTokenStore } from "../ports/AccessTokenStore.js"
 import { Crypto } from "../ports/Crypto.js"
 import { type RefreshTokenRecord, RefreshTokenStore } from "../ports/RefreshTokenStore.js"
+import { millisIn } from "../time.js"
 import { Keys } from "./keys.js"
 
 /**
@@ -56,7 +57,7 @@ export const findActiveAccessToken = Effect.fnUntraced(function*(
   // the services in one read of the fiber's context (one step, not one per service)
   const services = yield* Effect.context<GatehouseConfig | Crypto | Keys | AccessTokenStore>()
   const crypto = Context.get(services, Crypto)
-  const now = yield* Clock.currentTimeMillis
+  const now = millisIn(services)
   let digest: string
   let jwt: jose.JWTPayload | undefined
   // RFC 7515 §7.1: a JWS has dots, an opaque token (one base64url string) none; whether it

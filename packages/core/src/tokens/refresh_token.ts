@@ -3,12 +3,12 @@
  * on every use (RFC 9700 §4.14.2). Issued only for `offline_access` (OIDC Core §11) or to
  * clients allowed the `refresh_token` grant.
  */
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { GatehouseConfig } from "../config.js"
 import { Crypto } from "../ports/Crypto.js"
 import { type RefreshTokenRecord, RefreshTokenStore } from "../ports/RefreshTokenStore.js"
+import { millisIn } from "../time.js"
 
 export type RefreshTokenClaims = Omit<RefreshTokenRecord, "tokenDigest" | "issuedAt" | "expiresAt" | "consumedAt" | "revokedAt">
 
@@ -18,7 +18,7 @@ export const mintRefreshToken = Effect.fnUntraced(function*(claims: RefreshToken
   const services = yield* Effect.context<GatehouseConfig | Crypto>()
   const config = Context.get(services, GatehouseConfig)
   const crypto = Context.get(services, Crypto)
-  const now = yield* Clock.currentTimeMillis
+  const now = millisIn(services)
   const token = yield* crypto.randomToken(32)
   const record: RefreshTokenRecord = {
     ...claims,
