@@ -177,11 +177,22 @@ const frozenCopy = (value: unknown): unknown => {
     return Object.freeze(out)
   }
   if (Object.getPrototypeOf(value) !== Object.prototype) return deepFreeze(structuredClone(value))
-  const out: Record<string, unknown> = {}
-  for (const key of Object.keys(value)) {
+  if (Object.hasOwn(value, "__proto__")) {
     // a "__proto__" own key must stay a plain property, as structuredClone keeps it
-    if (key === "__proto__") Object.defineProperty(out, key, { value: frozenCopy((value as Record<string, unknown>)[key]), enumerable: true })
-    else out[key] = frozenCopy((value as Record<string, unknown>)[key])
+    // (`Object.assign` below would set the copy's prototype instead)
+    const out: Record<string, unknown> = {}
+    for (const key of Object.keys(value)) {
+      if (key === "__proto__") Object.defineProperty(out, key, { value: frozenCopy((value as Record<string, unknown>)[key]), enumerable: true })
+      else out[key] = frozenCopy((value as Record<string, unknown>)[key])
+    }
+    return Object.freeze(out)
+  }
+  // the top level copied in one go (V8's fast path for a fresh target), then the nested
+  // lists and objects replaced by their own copies
+  const out = Object.assign({}, value) as Record<string, unknown>
+  for (const key in out) {
+    const nested = out[key]
+    if (typeof nested === "object" && nested !== null) out[key] = frozenCopy(nested)
   }
   return Object.freeze(out)
 }
@@ -191,6 +202,15 @@ const copies = new WeakSet<object>([EMPTY_LIST])
 
 /** A private, immutable copy: what goes into a table. */
 const snapshot = <A>(record: A): A => frozenCopy(record) as A
+
+/**
+ * `snapshot({ ...record, ...changes })`, without the spread: on Node 20's V8 an object made
+ * by a spread and then given new properties takes a slow path (~2 µs for a token record,
+ * against ~0.5 µs this way). A record with a "__proto__" own key keeps the spread (an
+ * `Object.assign` target would take it as its prototype).
+ */
+const snapshotWith = <A extends object>(record: A, changes: Partial<A>): A =>
+  snapshot(Object.hasOwn(record, "__proto__") ? { ...record, ...changes } : Object.assign({}, record, changes))
 
 const duplicate = (table: string, key: string) =>
   new StorageError({ description: "duplicate key", detail: `memory: ${table} already holds ${JSON.stringify(key)}` })
@@ -241,7 +261,7 @@ const authorizationCodeStore = (db: MemoryDatabase) =>
         const stored = db.authorizationCodes.get(codeDigest)
         if (stored === undefined) return { _tag: "NotFound" } as const
         if (stored.consumedAt !== undefined) return { _tag: "AlreadyConsumed", record: stored } as const
-        const consumed = snapshot({ ...stored, consumedAt: now })
+        const consumed = snapshotWith(stored, { consumedAt: now })
         db.authorizationCodes.set(codeDigest, consumed)
         return { _tag: "Consumed", record: consumed } as const
       }),
@@ -276,7 +296,7 @@ const refreshTokenStore = (db: MemoryDatabase) =>
         if (db.refreshTokens.has(successor.tokenDigest)) {
           return Effect.fail(duplicate("refreshTokens", successor.tokenDigest))
         }
-        db.refreshTokens.set(tokenDigest, snapshot({ ...previous, consumedAt: now }))
+        db.refreshTokens.set(tokenDigest, snapshotWith(previous, { consumedAt: now }))
         db.refreshTokens.set(successor.tokenDigest, successor)
         return Effect.succeed({ _tag: "Rotated", previous } as const)
       }),
@@ -287,7 +307,7 @@ const refreshTokenStore = (db: MemoryDatabase) =>
           if (token.grantId !== grantId) continue
           if (isActiveRefreshToken(token, now)) active++
           // the family was revoked when it was first revoked: keep that time
-          if (token.revokedAt === undefined) db.refreshTokens.set(digest, snapshot({ ...token, revokedAt: now }))
+          if (token.revokedAt === undefined) db.refreshTokens.set(digest, snapshotWith(token, { revokedAt: now }))
         }
         return active
       }),
@@ -307,7 +327,7 @@ const accessTokenStore = (db: MemoryDatabase) =>
       Effect.sync(() => {
         const token = db.accessTokens.get(tokenDigest)
         if (token === undefined) return false
-        if (token.revokedAt === undefined) db.accessTokens.set(tokenDigest, snapshot({ ...token, revokedAt: now }))
+        if (token.revokedAt === undefined) db.accessTokens.set(tokenDigest, snapshotWith(token, { revokedAt: now }))
         return true
       }),
     revokeByGrant: (grantId, now) =>
@@ -315,7 +335,7 @@ const accessTokenStore = (db: MemoryDatabase) =>
         let revoked = 0
         for (const [digest, token] of db.accessTokens) {
           if (token.grantId !== grantId || token.revokedAt !== undefined) continue
-          db.accessTokens.set(digest, snapshot({ ...token, revokedAt: now }))
+          db.accessTokens.set(digest, snapshotWith(token, { revokedAt: now }))
           revoked++
         }
         return revoked
@@ -355,7 +375,7 @@ const interactionStore = (db: MemoryDatabase) =>
       Effect.sync(() => {
         const stored = db.interactions.get(id)
         if (stored === undefined || !from.includes(stored.state)) return false
-        db.interactions.set(id, snapshot({ ...next, id }))
+        db.interactions.set(id, snapshotWith(next, { id }))
         return true
       }),
     sweep: (now) => Effect.sync(() => sweepTable(db.interactions, (interaction) => interaction.expiresAt < now))
@@ -397,8 +417,8 @@ const keyStore = (db: MemoryDatabase) =>
         if (db.keys.has(next.kid)) return Effect.fail(duplicate("keys", next.kid))
         for (const [kid, key] of db.keys) {
           if (key.alg !== alg) continue
-          if (key.status === "current") db.keys.set(kid, snapshot({ ...key, status: "retired", retiredAt: now }))
-          else if (key.status === "next") db.keys.set(kid, snapshot({ ...key, status: "current" }))
+          if (key.status === "current") db.keys.set(kid, snapshotWith(key, { status: "retired", retiredAt: now }))
+          else if (key.status === "next") db.keys.set(kid, snapshotWith(key, { status: "current" }))
         }
         db.keys.set(next.kid, snapshot(next))
         return Effect.succeed(allKeys(db))
@@ -426,7 +446,7 @@ const deviceCodeStore = (db: MemoryDatabase) =>
         const stored = db.deviceCodes.get(deviceCodeDigest)
         if (stored === undefined) return { _tag: "NotFound" } as const
         const slowDown = stored.lastPolledAt !== undefined && now - stored.lastPolledAt < stored.interval * 1000
-        const record = snapshot({ ...stored, interval: slowDown ? stored.interval + 5 : stored.interval, lastPolledAt: now })
+        const record = snapshotWith(stored, { interval: slowDown ? stored.interval + 5 : stored.interval, lastPolledAt: now })
         db.deviceCodes.set(deviceCodeDigest, record)
         return { _tag: "Polled", record, slowDown } as const
       }),
@@ -434,14 +454,14 @@ const deviceCodeStore = (db: MemoryDatabase) =>
       Effect.sync(() => {
         const stored = db.deviceCodes.get(deviceCodeDigest)
         if (stored === undefined || stored.state !== "pending") return false
-        db.deviceCodes.set(deviceCodeDigest, snapshot({ ...stored, ...approval, state: "authorized" as const }))
+        db.deviceCodes.set(deviceCodeDigest, snapshotWith(stored, { ...approval, state: "authorized" as const }))
         return true
       }),
     deny: (deviceCodeDigest) =>
       Effect.sync(() => {
         const stored = db.deviceCodes.get(deviceCodeDigest)
         if (stored === undefined || stored.state !== "pending") return false
-        db.deviceCodes.set(deviceCodeDigest, snapshot({ ...stored, state: "denied" as const }))
+        db.deviceCodes.set(deviceCodeDigest, snapshotWith(stored, { state: "denied" as const }))
         return true
       }),
     consume: (deviceCodeDigest, now) =>
@@ -449,7 +469,7 @@ const deviceCodeStore = (db: MemoryDatabase) =>
         const stored = db.deviceCodes.get(deviceCodeDigest)
         if (stored === undefined) return { _tag: "NotFound" } as const
         if (stored.state !== "authorized") return { _tag: "NotAuthorized", record: stored } as const
-        const consumed = snapshot({ ...stored, state: "consumed" as const, consumedAt: now })
+        const consumed = snapshotWith(stored, { state: "consumed" as const, consumedAt: now })
         db.deviceCodes.set(deviceCodeDigest, consumed)
         return { _tag: "Consumed", record: consumed } as const
       }),
@@ -473,7 +493,7 @@ const userCodeStore = (db: MemoryDatabase) =>
         if (stored === undefined) return { _tag: "NotFound" } as const
         if (stored.claimedAt !== undefined) return { _tag: "AlreadyClaimed", record: stored } as const
         if (stored.expiresAt <= now) return { _tag: "Expired", record: stored } as const
-        const claimed = snapshot({ ...stored, claimedAt: now })
+        const claimed = snapshotWith(stored, { claimedAt: now })
         db.userCodes.set(userCodeDigest, claimed)
         return { _tag: "Claimed", record: claimed } as const
       }),
@@ -482,7 +502,7 @@ const userCodeStore = (db: MemoryDatabase) =>
         let retired = 0
         for (const [digest, code] of db.userCodes) {
           if (code.interactionId !== interactionId || code.claimedAt !== undefined) continue
-          db.userCodes.set(digest, snapshot({ ...code, claimedAt: now }))
+          db.userCodes.set(digest, snapshotWith(code, { claimedAt: now }))
           retired++
         }
         return retired
@@ -539,7 +559,7 @@ const gnapGrantStore = (db: MemoryDatabase) =>
       Effect.sync(() => {
         const stored = db.gnapGrants.get(next.id)
         if (stored === undefined || stored.version !== expectedVersion) return false
-        db.gnapGrants.set(next.id, snapshot({ ...next, version: expectedVersion + 1 }))
+        db.gnapGrants.set(next.id, snapshotWith(next, { version: expectedVersion + 1 }))
         return true
       }),
     findByInstance: (instanceId) => Effect.sync(() => latestGrant(db, (g) => g.clientInstanceId === instanceId)),
@@ -565,7 +585,7 @@ const gnapGrantStore = (db: MemoryDatabase) =>
         if (tokenByManageId(db, successor.manageId) !== undefined) {
           return Effect.fail(duplicate("gnapTokens.manageId", successor.manageId))
         }
-        db.gnapTokens.set(previous.tokenDigest, snapshot({ ...previous, revokedAt: now }))
+        db.gnapTokens.set(previous.tokenDigest, snapshotWith(previous, { revokedAt: now }))
         db.gnapTokens.set(successor.tokenDigest, successor)
         return Effect.succeed({ _tag: "Rotated", previous } as const)
       }),
@@ -573,7 +593,7 @@ const gnapGrantStore = (db: MemoryDatabase) =>
       Effect.sync(() => {
         const token = tokenByManageId(db, manageId)
         if (token === undefined) return false
-        if (token.revokedAt === undefined) db.gnapTokens.set(token.tokenDigest, snapshot({ ...token, revokedAt: now }))
+        if (token.revokedAt === undefined) db.gnapTokens.set(token.tokenDigest, snapshotWith(token, { revokedAt: now }))
         return true
       }),
     revokeTokensByGrant: (grantId, now) =>
@@ -581,7 +601,7 @@ const gnapGrantStore = (db: MemoryDatabase) =>
         let revoked = 0
         for (const [digest, token] of db.gnapTokens) {
           if (token.grantId !== grantId || token.revokedAt !== undefined) continue
-          db.gnapTokens.set(digest, snapshot({ ...token, revokedAt: now }))
+          db.gnapTokens.set(digest, snapshotWith(token, { revokedAt: now }))
           revoked++
         }
         return revoked

@@ -68,8 +68,18 @@ const handle = Effect.fnUntraced(function*({ client, params }: GrantContext) {
     return yield* new InvalidGrant({ description: "code_verifier sent, but the authorization request had no code_challenge" })
   }
   const claims = parseClaimsRequest(record.claims)
+  // written out rather than `{ ...record, claims }` (a spread followed by a property the
+  // record may lack is a slow path on Node 20's V8)
   return yield* issueGrantTokens("authorization_code", client, params.get("resource") ?? [], {
-    ...record,
+    grantId: record.grantId,
+    accountId: record.accountId,
+    scope: record.scope,
+    resource: record.resource,
+    authTime: record.authTime,
+    acr: record.acr,
+    amr: record.amr,
+    sessionId: record.sessionId,
+    nonce: record.nonce,
     claims: claims === "invalid" ? undefined : claims
   })
 })

@@ -82,20 +82,18 @@ export const issueAccessToken = Effect.fnUntraced(function*(input: IssueAccessTo
     const jti = yield* crypto.randomToken(16)
     const keys = Context.get(services, Keys)
     // RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti; scope §2.2.3; auth_time/acr/amr §2.2.1
-    token = yield* keys.sign(
-      {
-        iss: config.issuer,
-        exp: iat + expiresIn,
-        aud: input.audience.length === 1 ? input.audience[0]! : [...input.audience],
-        sub: input.accountId ?? input.client.clientId,
-        client_id: input.client.clientId,
-        iat,
-        jti,
-        ...(input.scope.length > 0 ? { scope: input.scope.join(" ") } : {}),
-        ...extra
-      },
-      { alg: config.accessToken.alg, typ: "at+jwt" }
-    )
+    const payload: Record<string, unknown> = {
+      iss: config.issuer,
+      exp: iat + expiresIn,
+      aud: input.audience.length === 1 ? input.audience[0]! : [...input.audience],
+      sub: input.accountId ?? input.client.clientId,
+      client_id: input.client.clientId,
+      iat,
+      jti
+    }
+    if (input.scope.length > 0) payload["scope"] = input.scope.join(" ")
+    for (const name in extra) payload[name] = extra[name]
+    token = yield* keys.sign(payload, { alg: config.accessToken.alg, typ: "at+jwt" })
     digestOf = `jti:${jti}`
   } else {
     token = yield* crypto.randomToken(32)
