@@ -190,7 +190,13 @@ export const readBodyBytes = (request: IncomingRequest, maxBytes: number): Effec
   )
 }
 
-const mediaType = (request: IncomingRequest) => (request.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase()
+/** The media type of `Content-Type` (RFC 9110 §8.3.1: before any parameter, case-insensitive), lower-cased. */
+const mediaType = (request: IncomingRequest): string => {
+  const value = request.headers.get("content-type") ?? ""
+  // what nearly every client sends, as it is: nothing to split, trim or lower-case
+  if (value === "application/x-www-form-urlencoded" || value === "application/json") return value
+  return value.split(";")[0]!.trim().toLowerCase()
+}
 
 /**
  * RFC 6749 §3.2: POST with `application/x-www-form-urlencoded`, within the body, parameter
