@@ -454,7 +454,7 @@ const deviceCodeStore = (db: MemoryDatabase) =>
       Effect.sync(() => {
         const stored = db.deviceCodes.get(deviceCodeDigest)
         if (stored === undefined || stored.state !== "pending") return false
-        db.deviceCodes.set(deviceCodeDigest, snapshotWith(stored, { ...approval, state: "authorized" as const }))
+        db.deviceCodes.set(deviceCodeDigest, snapshotWith(stored, { state: "authorized" as const, ...approval }))
         return true
       }),
     deny: (deviceCodeDigest) =>

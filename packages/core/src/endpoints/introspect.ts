@@ -46,18 +46,20 @@ const accessTokenResponse = (issuer: string, { record, jwt }: ActiveAccessToken)
 }
 
 /** RFC 7662 §2.2 members for an active refresh token (no `token_type`: it is not an access token type). */
-const refreshTokenResponse = (issuer: string, record: RefreshTokenRecord): Record<string, unknown> => ({
-  ...(record.acr !== undefined ? { acr: record.acr } : {}),
-  ...(record.amr !== undefined ? { amr: record.amr } : {}),
-  auth_time: record.authTime,
-  active: true,
-  ...(record.scope.length > 0 ? { scope: record.scope.join(" ") } : {}),
-  client_id: record.clientId,
-  exp: seconds(record.expiresAt),
-  iat: seconds(record.issuedAt),
-  sub: record.accountId,
-  iss: issuer
-})
+const refreshTokenResponse = (issuer: string, record: RefreshTokenRecord): Record<string, unknown> => {
+  const body: Record<string, unknown> = {}
+  if (record.acr !== undefined) body["acr"] = record.acr
+  if (record.amr !== undefined) body["amr"] = record.amr
+  body["auth_time"] = record.authTime
+  body["active"] = true
+  if (record.scope.length > 0) body["scope"] = record.scope.join(" ")
+  body["client_id"] = record.clientId
+  body["exp"] = seconds(record.expiresAt)
+  body["iat"] = seconds(record.issuedAt)
+  body["sub"] = record.accountId
+  body["iss"] = issuer
+  return body
+}
 
 const parseExtra = (record: AccessTokenRecord): Record<string, unknown> => {
   if (record.extra === undefined) return {}

@@ -81,7 +81,9 @@ const userinfo = Effect.fnUntraced(function*(ctx: EndpointContext) {
     return yield* new InvalidToken({ description: "the access token's user no longer exists" })
   }
   // OIDC Core §5.3.2: `sub` always, and it is the ID token's `sub` (the account id)
-  return json({ ...claimsFor(account, record.scope), sub: record.accountId })
+  const claims: Record<string, unknown> = claimsFor(account, record.scope)
+  claims["sub"] = record.accountId
+  return json(claims)
 })
 
 export const userinfoEndpoint: Endpoint<GatehouseServices> = (ctx) => observeEndpoint("userinfo", ctx, userinfo(ctx))

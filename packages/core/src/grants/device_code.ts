@@ -32,9 +32,13 @@ const issueTokens = Effect.fnUntraced(function*(ctx: GrantContext, record: Devic
     return yield* new ServerError({ detail: `device code of grant ${record.grantId} is authorized without an account` })
   }
   return yield* issueGrantTokens(DEVICE_CODE_GRANT, client, params.get("resource") ?? [], {
-    ...record,
+    grantId: record.grantId,
     accountId: record.accountId,
-    authTime: record.authTime
+    scope: record.scope,
+    resource: record.resource,
+    authTime: record.authTime,
+    acr: record.acr,
+    amr: record.amr
   })
 })
 
