@@ -12,7 +12,7 @@ import { base64url, Crypto } from "../ports/Crypto.js"
 import { Events } from "../ports/Events.js"
 import { millisIn } from "../time.js"
 import { parseClaimsRequest } from "../tokens/claims.js"
-import { issueGrantTokens } from "../tokens/grant_tokens.js"
+import { grantedBy, issueGrantTokens } from "../tokens/grant_tokens.js"
 import { revokeGrant } from "../tokens/revoke_grant.js"
 import type { GrantContext, GrantHandler } from "./types.js"
 
@@ -68,20 +68,12 @@ const handle = Effect.fnUntraced(function*({ client, params }: GrantContext) {
     return yield* new InvalidGrant({ description: "code_verifier sent, but the authorization request had no code_challenge" })
   }
   const claims = parseClaimsRequest(record.claims)
-  // written out rather than `{ ...record, claims }` (a spread followed by a property the
-  // record may lack is a slow path on Node 20's V8)
-  return yield* issueGrantTokens("authorization_code", client, params.get("resource") ?? [], {
-    grantId: record.grantId,
-    accountId: record.accountId,
-    scope: record.scope,
-    resource: record.resource,
-    authTime: record.authTime,
-    acr: record.acr,
-    amr: record.amr,
-    sessionId: record.sessionId,
-    nonce: record.nonce,
-    claims: claims === "invalid" ? undefined : claims
-  })
+  return yield* issueGrantTokens(
+    "authorization_code",
+    client,
+    params.get("resource") ?? [],
+    grantedBy(record, record.accountId, record.authTime, claims === "invalid" ? undefined : claims)
+  )
 })
 
 export const authorizationCode = {

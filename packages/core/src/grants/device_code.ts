@@ -17,7 +17,7 @@ import {
 import { requiredParam } from "../http/request.js"
 import { Crypto } from "../ports/Crypto.js"
 import { type DeviceCodeRecord, DeviceCodeStore } from "../ports/DeviceCodeStore.js"
-import { issueGrantTokens } from "../tokens/grant_tokens.js"
+import { grantedBy, issueGrantTokens } from "../tokens/grant_tokens.js"
 import type { GrantContext, GrantHandler } from "./types.js"
 
 /** RFC 8628 §3.4 / §7.2: the grant type's URN. */
@@ -31,15 +31,7 @@ const issueTokens = Effect.fnUntraced(function*(ctx: GrantContext, record: Devic
   if (record.accountId === undefined || record.authTime === undefined) {
     return yield* new ServerError({ detail: `device code of grant ${record.grantId} is authorized without an account` })
   }
-  return yield* issueGrantTokens(DEVICE_CODE_GRANT, client, params.get("resource") ?? [], {
-    grantId: record.grantId,
-    accountId: record.accountId,
-    scope: record.scope,
-    resource: record.resource,
-    authTime: record.authTime,
-    acr: record.acr,
-    amr: record.amr
-  })
+  return yield* issueGrantTokens(DEVICE_CODE_GRANT, client, params.get("resource") ?? [], grantedBy(record, record.accountId, record.authTime))
 })
 
 const handle = Effect.fnUntraced(function*(ctx: GrantContext) {
