@@ -18,6 +18,7 @@ import {
   writeFetchResponseNow
 } from "./translate.js"
 import { type ClientCertificateSource, clientCertUnchanged } from "./client-cert.js"
+import { inTurnBatch } from "./turn-batch.js"
 
 /** Anything that answers Fetch requests for some paths: a Gatehouse instance, `@gatehouse/ui`'s pages. */
 export interface FetchApp {
@@ -125,7 +126,8 @@ export const fetchMiddleware = (app: FetchApp, options: FetchMiddlewareOptions =
         : toIncomingRequest(req, url, body)
       if (incoming !== undefined) {
         method = incoming.method
-        app.handleIncoming!(incoming).then(respond, refused)
+        // with the other requests this turn read (turn-batch.ts)
+        inTurnBatch(() => app.handleIncoming!(incoming).then(respond, refused), refused)
         return
       }
       try {
@@ -137,7 +139,8 @@ export const fetchMiddleware = (app: FetchApp, options: FetchMiddlewareOptions =
       // this middleware writes the answer itself: a text answer need not become a stream first
       acceptTextResponse(request)
       method = request.method
-      app.handler(request).then(respond, refused)
+      const fetchRequest = request
+      inTurnBatch(() => app.handler(fetchRequest).then(respond, refused), refused)
     }
     // a small body (every OAuth form) is read first: no stream between Node and the Request
     const small = readSmallBodyThen(req, handle, (error) => {
